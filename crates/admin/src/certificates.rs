@@ -1,0 +1,398 @@
+//! The certificate center: upload, replace, list, show, delete, deploy, stats.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+use time::{Duration, OffsetDateTime};
+use tlsedge_model::{
+    san_covers, CertName, CertStatus, CertificateInfo, DomainName, ErrorCode, StoredCertificate,
+};
+use tlsedge_store::{Op, State as StoreState};
+
+use crate::error::{parse_json, ApiError};
+use crate::{body_error, write, AdminState};
+
+pub(crate) fn routes() -> Router<Arc<AdminState>> {
+    Router::new()
+        .route("/certificates", post(upload).get(list))
+        .route(
+            "/certificates/{name}",
+            get(show).put(replace).delete(delete),
+        )
+        .route("/certificates/{name}/domains", get(domains_of))
+        .route("/certificates/{name}/deploy", post(deploy))
+        .route("/stats/certificates", get(stats))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UploadRequest {
+    name: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReplaceRequest {
+    cert_pem: String,
+    #[serde(default)]
+    key_pem: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DeployRequest {
+    domains: Vec<String>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    expiring_within_days: Option<u32>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct StatsQuery {
+    within_days: Option<u32>,
+}
+
+/// The public view of a certificate in `state`.
+pub(crate) fn info(
+    state: &StoreState,
+    cert: &StoredCertificate,
+    now: OffsetDateTime,
+) -> CertificateInfo {
+    CertificateInfo::new(cert, state.domains_serving(&cert.name), now)
+}
+
+fn cert_name(s: &str) -> Result<CertName, ApiError> {
+    CertName::parse(s).map_err(ApiError::from)
+}
+
+fn lookup_name(s: &str) -> Result<CertName, ApiError> {
+    CertName::parse(s).map_err(|_| ApiError::not_found("certificate", s))
+}
+
+/// A certificate, validated and with its key sealed under the master key.
+pub(crate) fn seal_upload(
+    s: &AdminState,
+    name: &CertName,
+    cert_pem: &str,
+    key_pem: &str,
+    private_to: Option<DomainName>,
+) -> Result<StoredCertificate, ApiError> {
+    let v = tlsedge_certs::validate_upload(cert_pem, key_pem, OffsetDateTime::now_utc())?;
+    let key = s
+        .master_key
+        .seal(name, &v.key)
+        .map_err(ApiError::internal)?;
+    Ok(StoredCertificate {
+        name: name.clone(),
+        cert_pem: v.cert_pem,
+        key,
+        meta: Some(v.meta),
+        private_to,
+        csr_pem: None,
+    })
+}
+
+/// Refuses a certificate that does not cover `domain`, or cannot be served yet.
+pub(crate) fn check_servable(
+    cert: &StoredCertificate,
+    domain: &DomainName,
+) -> Result<(), ApiError> {
+    let Some(meta) = &cert.meta else {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!(
+                "certificate {:?} waits for its signed certificate (pending CSR)",
+                cert.name.as_str()
+            ),
+        )
+        .field("certificate"));
+    };
+    if !meta.sans.iter().any(|san| san_covers(san, domain)) {
+        return Err(ApiError::new(
+            ErrorCode::DomainNotCovered,
+            format!(
+                "certificate {:?} does not cover {domain} (its names: {})",
+                cert.name.as_str(),
+                meta.sans.join(", ")
+            ),
+        )
+        .field("domains"));
+    }
+    Ok(())
+}
+
+async fn upload(
+    State(s): State<Arc<AdminState>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<CertificateInfo>), ApiError> {
+    let req: UploadRequest = parse_json(&body.map_err(body_error)?)?;
+    let name = cert_name(&req.name)?;
+    if s.store.state().certificates.contains_key(&name) {
+        return Err(already_exists(&name));
+    }
+    let cert = seal_upload(&s, &name, &req.cert_pem, &req.key_pem, None)?;
+    let (_, info) = write(&*s.store, |st| {
+        if st.certificates.contains_key(&name) {
+            return Err(already_exists(&name));
+        }
+        let info = CertificateInfo::new(&cert, Vec::new(), OffsetDateTime::now_utc());
+        Ok((vec![Op::PutCertificate(cert.clone())], info))
+    })
+    .await?;
+    tracing::info!(certificate = %name, "certificate uploaded");
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+fn already_exists(name: &CertName) -> ApiError {
+    ApiError::new(
+        ErrorCode::AlreadyExists,
+        format!("certificate {:?} already exists", name.as_str()),
+    )
+    .field("name")
+}
+
+async fn replace(
+    State(s): State<Arc<AdminState>>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<CertificateInfo>, ApiError> {
+    let name = lookup_name(&name)?;
+    let req: ReplaceRequest = parse_json(&body.map_err(body_error)?)?;
+    let Some(current) = s.store.state().certificates.get(&name).cloned() else {
+        return Err(ApiError::not_found("certificate", name.as_str()));
+    };
+    let now = OffsetDateTime::now_utc();
+    let new = match &req.key_pem {
+        Some(key_pem) => seal_upload(
+            &s,
+            &name,
+            &req.cert_pem,
+            key_pem,
+            current.private_to.clone(),
+        )?,
+        None => {
+            // Keep the key the server holds (a CSR's, or a renewal on the same key).
+            let key = s
+                .master_key
+                .open(&name, &current.key)
+                .map_err(ApiError::internal)?;
+            let v = tlsedge_certs::validate_with_key(&req.cert_pem, &key, now)?;
+            StoredCertificate {
+                name: name.clone(),
+                cert_pem: v.cert_pem,
+                key: current.key.clone(),
+                meta: Some(v.meta),
+                private_to: current.private_to.clone(),
+                csr_pem: None,
+            }
+        }
+    };
+    let (_, info) = write(&*s.store, |st| {
+        if !st.certificates.contains_key(&name) {
+            return Err(ApiError::not_found("certificate", name.as_str()));
+        }
+        // Every domain that serves it must still be covered by the new one.
+        for d in st.domains_serving(&name) {
+            check_servable(&new, &d).map_err(|e| e.field("cert_pem"))?;
+        }
+        Ok((vec![Op::PutCertificate(new.clone())], info(st, &new, now)))
+    })
+    .await?;
+    tracing::info!(certificate = %name, "certificate replaced");
+    Ok(Json(info))
+}
+
+async fn list(
+    State(s): State<Arc<AdminState>>,
+    Query(q): Query<ListQuery>,
+) -> Json<serde_json::Value> {
+    let st = s.store.state();
+    let now = OffsetDateTime::now_utc();
+    let serving = st.serving_index();
+    let horizon = q
+        .expiring_within_days
+        .map(|d| now + Duration::days(i64::from(d)));
+    let certs: Vec<CertificateInfo> = st
+        .certificates
+        .values()
+        .filter(|c| match (horizon, &c.meta) {
+            (None, _) => true,
+            (Some(h), Some(m)) => m.not_after >= now && m.not_after <= h,
+            (Some(_), None) => false,
+        })
+        .map(|c| CertificateInfo::new(c, serving.get(&c.name).cloned().unwrap_or_default(), now))
+        .collect();
+    Json(serde_json::json!({ "certificates": certs }))
+}
+
+async fn show(
+    State(s): State<Arc<AdminState>>,
+    Path(name): Path<String>,
+) -> Result<Json<CertificateInfo>, ApiError> {
+    let name = lookup_name(&name)?;
+    let st = s.store.state();
+    let cert = st
+        .certificates
+        .get(&name)
+        .ok_or_else(|| ApiError::not_found("certificate", name.as_str()))?;
+    Ok(Json(info(&st, cert, OffsetDateTime::now_utc())))
+}
+
+async fn domains_of(
+    State(s): State<Arc<AdminState>>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let name = lookup_name(&name)?;
+    let st = s.store.state();
+    if !st.certificates.contains_key(&name) {
+        return Err(ApiError::not_found("certificate", name.as_str()));
+    }
+    Ok(Json(
+        serde_json::json!({ "domains": st.domains_serving(&name) }),
+    ))
+}
+
+async fn delete(
+    State(s): State<Arc<AdminState>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let name = lookup_name(&name)?;
+    write(&*s.store, |st| {
+        if !st.certificates.contains_key(&name) {
+            return Err(ApiError::not_found("certificate", name.as_str()));
+        }
+        let serving = st.domains_serving(&name);
+        if !serving.is_empty() {
+            let list: Vec<&str> = serving.iter().map(DomainName::as_str).collect();
+            return Err(ApiError::new(
+                ErrorCode::CertificateInUse,
+                format!("certificate {:?} is served by {}; move those domains to another certificate or disable their HTTPS first", name.as_str(), list.join(", ")),
+            ));
+        }
+        // Domains with HTTPS off may still name it: forget the reference with the certificate.
+        let mut ops = vec![Op::DeleteCertificate(name.clone())];
+        for d in st.domains_referencing(&name) {
+            if let Some(cfg) = st.domains.get(&d) {
+                let mut cfg = (**cfg).clone();
+                cfg.https.certificate = None;
+                ops.push(Op::PutDomain(cfg));
+            }
+        }
+        Ok((ops, ()))
+    })
+    .await?;
+    tracing::info!(certificate = %name, "certificate deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn deploy(
+    State(s): State<Arc<AdminState>>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let name = lookup_name(&name)?;
+    let req: DeployRequest = parse_json(&body.map_err(body_error)?)?;
+    if req.domains.is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidRequest,
+            "domains must name at least one domain",
+        )
+        .field("domains"));
+    }
+    let mut names = Vec::with_capacity(req.domains.len());
+    for d in &req.domains {
+        names.push(DomainName::parse(d).map_err(|e| ApiError::from(e).field("domains"))?);
+    }
+    names.sort();
+    names.dedup();
+    let (_, deployed) = write(&*s.store, |st| {
+        let cert = st
+            .certificates
+            .get(&name)
+            .ok_or_else(|| ApiError::not_found("certificate", name.as_str()))?;
+        if cert.private_to.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!(
+                    "certificate {:?} is private to one domain and cannot be deployed",
+                    name.as_str()
+                ),
+            ));
+        }
+        let status = cert.status(OffsetDateTime::now_utc());
+        if status != CertStatus::Valid {
+            return Err(ApiError::new(
+                if status == CertStatus::Expired {
+                    ErrorCode::CertificateExpired
+                } else {
+                    ErrorCode::InvalidRequest
+                },
+                format!(
+                    "certificate {:?} cannot be deployed: it is {status:?}",
+                    name.as_str()
+                ),
+            ));
+        }
+        let mut ops = Vec::new();
+        for d in &names {
+            let cfg = st
+                .domains
+                .get(d)
+                .ok_or_else(|| ApiError::not_found("domain", d.as_str()).field("domains"))?;
+            check_servable(cert, d)?;
+            let mut cfg = (**cfg).clone();
+            let previous = cfg.https.certificate.replace(name.clone());
+            cfg.https.enabled = true;
+            ops.extend(drop_private_cert(st, d, previous.as_ref(), &name));
+            ops.push(Op::PutDomain(cfg));
+        }
+        Ok((ops, names.clone()))
+    })
+    .await?;
+    tracing::info!(certificate = %name, domains = deployed.len(), "certificate deployed");
+    Ok(Json(serde_json::json!({ "domains": deployed })))
+}
+
+/// When a domain stops using a certificate private to it, that certificate (and its key) goes.
+pub(crate) fn drop_private_cert(
+    st: &StoreState,
+    domain: &DomainName,
+    previous: Option<&CertName>,
+    next: &CertName,
+) -> Option<Op> {
+    let prev = previous.filter(|p| *p != next)?;
+    let cert = st.certificates.get(prev)?;
+    (cert.private_to.as_ref() == Some(domain)).then(|| Op::DeleteCertificate(prev.clone()))
+}
+
+async fn stats(
+    State(s): State<Arc<AdminState>>,
+    Query(q): Query<StatsQuery>,
+) -> Json<serde_json::Value> {
+    let st = s.store.state();
+    let now = OffsetDateTime::now_utc();
+    let horizon = now + Duration::days(i64::from(q.within_days.unwrap_or(30)));
+    let (mut expired, mut expiring) = (0usize, 0usize);
+    for c in st.certificates.values() {
+        if let Some(m) = &c.meta {
+            if m.not_after < now {
+                expired += 1;
+            } else if m.not_after <= horizon {
+                expiring += 1;
+            }
+        }
+    }
+    Json(
+        serde_json::json!({ "total": st.certificates.len(), "expired": expired, "expiring": expiring }),
+    )
+}

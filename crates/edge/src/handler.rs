@@ -1,0 +1,197 @@
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+use http::header::{CONTENT_TYPE, HOST, LOCATION, STRICT_TRANSPORT_SECURITY};
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use hyper::body::Incoming;
+use tlsedge_model::ForceRedirect;
+
+use crate::body::EdgeBody;
+use crate::{proxy, Edge};
+
+/// What a request handler knows about the connection it came on.
+pub(crate) struct ConnInfo {
+    pub(crate) edge: Arc<Edge>,
+    pub(crate) peer: SocketAddr,
+    pub(crate) tls: bool,
+}
+
+/// One request, start to end: route by Host, apply the domain's HTTPS policy, then proxy.
+/// Never fails: every problem becomes a response.
+pub(crate) async fn handle(
+    conn: Arc<ConnInfo>,
+    req: Request<Incoming>,
+) -> Result<Response<EdgeBody>, Infallible> {
+    let m = conn.edge.metrics();
+    if conn.tls {
+        m.requests_https.fetch_add(1, Relaxed);
+        if req.version() == Version::HTTP_2 {
+            m.requests_http2.fetch_add(1, Relaxed);
+        }
+    } else {
+        m.requests_http.fetch_add(1, Relaxed);
+    }
+    let snapshot = conn.edge.snapshot();
+    let Some(host) = request_host(&req) else {
+        return Ok(text(
+            StatusCode::BAD_REQUEST,
+            "missing or invalid Host header\n",
+        ));
+    };
+    let Some(domain) = snapshot.lookup(&host).cloned() else {
+        return Ok(text(StatusCode::NOT_FOUND, "unknown host\n"));
+    };
+    let https = &domain.config.https;
+    let settings = conn.edge.settings();
+    let mut resp = if conn.tls {
+        if domain.tls.is_none() {
+            text(
+                StatusCode::MISDIRECTED_REQUEST,
+                "HTTPS is not enabled for this host\n",
+            )
+        } else if https.force_redirect == ForceRedirect::HttpsToHttp {
+            redirect(
+                https.redirect_status,
+                "http",
+                &host,
+                settings.http_public_port,
+                80,
+                &req,
+            )
+        } else {
+            proxy::forward(&conn, &domain, &host, req).await
+        }
+    } else if https.enabled && https.force_redirect == ForceRedirect::HttpToHttps {
+        redirect(
+            https.redirect_status,
+            "https",
+            &host,
+            settings.https_public_port,
+            443,
+            &req,
+        )
+    } else if https.enabled && https.force_redirect == ForceRedirect::DenyHttp {
+        text(StatusCode::FORBIDDEN, "HTTPS is required for this host\n")
+    } else {
+        proxy::forward(&conn, &domain, &host, req).await
+    };
+    if conn.tls {
+        if let Some(h) = &domain.hsts {
+            resp.headers_mut()
+                .insert(STRICT_TRANSPORT_SECURITY, h.clone());
+        }
+    }
+    Ok(resp)
+}
+
+/// The host a request is for, lowercase, without port or trailing dot: the URI authority (HTTP/2
+/// and absolute-form requests), else the Host header.
+pub(crate) fn request_host<B>(req: &Request<B>) -> Option<String> {
+    let raw = match req.uri().authority() {
+        Some(a) => a.host(),
+        None => {
+            let h = req.headers().get(HOST)?.to_str().ok()?;
+            strip_port(h)
+        }
+    };
+    let host = raw.trim_end_matches('.');
+    if host.is_empty() || host.len() > 253 {
+        return None;
+    }
+    Some(host.to_ascii_lowercase())
+}
+
+fn strip_port(h: &str) -> &str {
+    if h.starts_with('[') {
+        return h.find(']').map_or(h, |i| &h[..=i]);
+    }
+    match h.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => h,
+    }
+}
+
+pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<EdgeBody> {
+    let mut r = Response::new(EdgeBody::text(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// A redirect to the same host, path and query on the other scheme's public port.
+fn redirect<B>(
+    status: u16,
+    scheme: &str,
+    host: &str,
+    port: u16,
+    default_port: u16,
+    req: &Request<B>,
+) -> Response<EdgeBody> {
+    let pq = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let location = if port == default_port {
+        format!("{scheme}://{host}{pq}")
+    } else {
+        format!("{scheme}://{host}:{port}{pq}")
+    };
+    let mut r = Response::new(EdgeBody::empty());
+    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            r.headers_mut().insert(LOCATION, v);
+        }
+        Err(_) => return text(StatusCode::BAD_REQUEST, "invalid request target\n"),
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(uri: &str, host: Option<&str>) -> Request<()> {
+        let mut b = Request::builder().uri(uri);
+        if let Some(h) = host {
+            b = b.header(HOST, h);
+        }
+        b.body(()).unwrap()
+    }
+
+    #[test]
+    fn host_from_header_or_authority() {
+        assert_eq!(
+            request_host(&req("/", Some("WWW.Example.com:8080"))).unwrap(),
+            "www.example.com"
+        );
+        assert_eq!(
+            request_host(&req("/", Some("www.example.com."))).unwrap(),
+            "www.example.com"
+        );
+        assert_eq!(
+            request_host(&req("https://a.example.com/x", Some("other"))).unwrap(),
+            "a.example.com"
+        );
+        assert_eq!(request_host(&req("/", Some("[::1]:443"))).unwrap(), "[::1]");
+        assert_eq!(request_host(&req("/", None)), None);
+    }
+
+    #[test]
+    fn redirect_keeps_path_and_query_and_drops_default_port() {
+        let r = redirect(
+            308,
+            "https",
+            "a.example.com",
+            443,
+            443,
+            &req("/p/q?x=1&y=2", None),
+        );
+        assert_eq!(r.status(), 308);
+        assert_eq!(r.headers()[LOCATION], "https://a.example.com/p/q?x=1&y=2");
+        let r = redirect(301, "http", "a.example.com", 8080, 80, &req("/", None));
+        assert_eq!(r.headers()[LOCATION], "http://a.example.com:8080/");
+    }
+}

@@ -1,0 +1,321 @@
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
+use rand::Rng;
+use tlsedge_model::{OriginProtocol, Priority};
+
+use crate::body::EdgeBody;
+use crate::handler::{text, ConnInfo};
+use crate::pool::{self, ConnectError, PoolKey};
+use crate::snapshot::DomainRuntime;
+
+/// How long an origin whose connect failed is skipped (while another one can be tried).
+const DOWN_FOR: Duration = Duration::from_secs(10);
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+fn now_ms() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+/// Removes the hop-by-hop headers (RFC 9110 §7.6.1): the fixed list and any named in
+/// `Connection`.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in [
+        &header::CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TE,
+        &header::TRAILER,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+    ] {
+        headers.remove(n);
+    }
+}
+
+fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
+    let v = match headers.get(name).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.is_empty() => format!("{prev}, {item}"),
+        _ => item.to_owned(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&v) {
+        headers.insert(name.clone(), v);
+    }
+}
+
+fn via_version(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_2 => "2",
+        _ => "1.1",
+    }
+}
+
+/// The order in which to try the origins: one primary chosen by weight, the other primaries,
+/// then the backups; origins marked down go last, so they are still tried when nothing else is.
+fn origin_order(domain: &DomainRuntime) -> Vec<usize> {
+    let origins = &domain.config.origins;
+    let now = now_ms();
+    let up = |i: usize| {
+        domain
+            .down_until
+            .get(i)
+            .is_none_or(|d| d.load(Relaxed) <= now)
+    };
+    let mut primaries: Vec<usize> = (0..origins.len())
+        .filter(|&i| origins[i].priority == Priority::Primary && up(i))
+        .collect();
+    let total: u32 = primaries.iter().map(|&i| origins[i].weight).sum();
+    if primaries.len() > 1 && total > 0 {
+        let mut pick = rand::rng().random_range(0..total);
+        if let Some(pos) = primaries.iter().position(|&i| {
+            let w = origins[i].weight;
+            if pick < w {
+                true
+            } else {
+                pick -= w;
+                false
+            }
+        }) {
+            primaries.swap(0, pos);
+        }
+    }
+    let mut order = primaries;
+    order.extend((0..origins.len()).filter(|&i| origins[i].priority == Priority::Backup && up(i)));
+    order
+        .extend((0..origins.len()).filter(|&i| origins[i].priority == Priority::Primary && !up(i)));
+    order.extend((0..origins.len()).filter(|&i| origins[i].priority == Priority::Backup && !up(i)));
+    order
+}
+
+enum Sent {
+    Response(Response<Incoming>),
+    /// The request never left: try it elsewhere.
+    NotSent(Request<Incoming>),
+    Failed(hyper::Error),
+    TimedOut,
+}
+
+async fn send(tx: &mut SendRequest<Incoming>, req: Request<Incoming>, timeout: Duration) -> Sent {
+    match tokio::time::timeout(timeout, tx.try_send_request(req)).await {
+        Err(_) => Sent::TimedOut,
+        Ok(Ok(resp)) => Sent::Response(resp),
+        Ok(Err(mut e)) => match e.take_message() {
+            Some(req) => Sent::NotSent(req),
+            None => Sent::Failed(e.into_error()),
+        },
+    }
+}
+
+/// Forwards a request to the domain's origins and streams the answer back. 502 when no origin
+/// can be reached or one fails mid-answer, 504 when one does not answer in time.
+pub(crate) async fn forward(
+    conn: &ConnInfo,
+    domain: &Arc<DomainRuntime>,
+    host: &str,
+    req: Request<Incoming>,
+) -> Response<EdgeBody> {
+    let cfg = &domain.config;
+    let settings = conn.edge.settings();
+    let metrics = conn.edge.metrics();
+    let use_tls = match cfg.origin_protocol {
+        OriginProtocol::Http => false,
+        OriginProtocol::Https => true,
+        OriginProtocol::Follow => conn.tls,
+    };
+    let client_version = req.version();
+    let (mut parts, body) = req.into_parts();
+    let client_host = match parts.headers.get(header::HOST) {
+        Some(h) => h.clone(),
+        None => match parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        {
+            Some(h) => h,
+            None => HeaderValue::from_str(host).unwrap_or(HeaderValue::from_static("")),
+        },
+    };
+    strip_hop_by_hop(&mut parts.headers);
+    let host_header = match &cfg.origin_host {
+        Some(h) => HeaderValue::from_str(h).unwrap_or(client_host),
+        None => client_host,
+    };
+    parts.headers.insert(header::HOST, host_header);
+    append_list(
+        &mut parts.headers,
+        &X_FORWARDED_FOR,
+        &conn.peer.ip().to_string(),
+    );
+    parts.headers.insert(
+        X_FORWARDED_PROTO.clone(),
+        HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
+    );
+    let via = format!("{} {}", via_version(client_version), settings.via_name);
+    append_list(&mut parts.headers, &header::VIA, &via);
+    parts.version = Version::HTTP_11;
+    parts.uri = parts
+        .uri
+        .path_and_query()
+        .and_then(|pq| Uri::try_from(pq.as_str()).ok())
+        .unwrap_or_else(|| Uri::from_static("/"));
+    let mut req = Request::from_parts(parts, body);
+
+    let mut saw_timeout = false;
+    for idx in origin_order(domain) {
+        let Some(origin) = cfg.origins.get(idx) else {
+            continue;
+        };
+        let key: PoolKey = (idx, use_tls);
+        // Reuse an idle connection; one that turns out dead hands the request back untouched.
+        while let Some(mut tx) = domain.pool.checkout(key) {
+            match send(&mut tx, req, settings.origin_response_timeout).await {
+                Sent::Response(resp) => {
+                    domain.pool.give_back(key, tx);
+                    return respond(resp, &via);
+                }
+                Sent::NotSent(r) => req = r,
+                Sent::Failed(e) => return origin_failed(conn, &e),
+                Sent::TimedOut => return origin_timeout(conn),
+            }
+        }
+        let port = if use_tls {
+            origin.https_port
+        } else {
+            origin.http_port
+        };
+        let tls = match (use_tls, &domain.origin_tls) {
+            (true, Some(c)) => {
+                let sni = cfg
+                    .origin_sni
+                    .as_deref()
+                    .or(cfg.origin_host.as_deref().map(|h| strip_port(h)))
+                    .unwrap_or(&origin.address);
+                Some((c, sni))
+            }
+            _ => None,
+        };
+        let mut tx = match pool::connect(
+            &origin.address,
+            port,
+            tls,
+            settings.origin_connect_timeout,
+        )
+        .await
+        {
+            Ok(tx) => tx,
+            Err(e) => {
+                if matches!(e, ConnectError::Timeout) {
+                    saw_timeout = true;
+                }
+                tracing::info!(domain = %cfg.name, origin = %origin.address, port, error = %e, "origin connect failed");
+                if let Some(d) = domain.down_until.get(idx) {
+                    d.store(now_ms() + DOWN_FOR.as_millis() as u64, Relaxed);
+                }
+                continue;
+            }
+        };
+        if let Some(d) = domain.down_until.get(idx) {
+            d.store(0, Relaxed);
+        }
+        match send(&mut tx, req, settings.origin_response_timeout).await {
+            Sent::Response(resp) => {
+                domain.pool.give_back(key, tx);
+                return respond(resp, &via);
+            }
+            Sent::NotSent(r) => req = r,
+            Sent::Failed(e) => return origin_failed(conn, &e),
+            Sent::TimedOut => return origin_timeout(conn),
+        }
+    }
+    if saw_timeout {
+        origin_timeout(conn)
+    } else {
+        metrics.origin_errors.fetch_add(1, Relaxed);
+        text(StatusCode::BAD_GATEWAY, "no origin could be reached\n")
+    }
+}
+
+fn strip_port(h: &str) -> &str {
+    match h.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => h,
+    }
+}
+
+fn origin_failed(conn: &ConnInfo, e: &hyper::Error) -> Response<EdgeBody> {
+    conn.edge.metrics().origin_errors.fetch_add(1, Relaxed);
+    tracing::info!(error = %e, "origin request failed");
+    text(StatusCode::BAD_GATEWAY, "the origin failed to answer\n")
+}
+
+fn origin_timeout(conn: &ConnInfo) -> Response<EdgeBody> {
+    conn.edge.metrics().origin_timeouts.fetch_add(1, Relaxed);
+    text(
+        StatusCode::GATEWAY_TIMEOUT,
+        "the origin did not answer in time\n",
+    )
+}
+
+fn respond(resp: Response<Incoming>, via: &str) -> Response<EdgeBody> {
+    let (mut parts, body) = resp.into_parts();
+    strip_hop_by_hop(&mut parts.headers);
+    append_list(&mut parts.headers, &header::VIA, via);
+    parts.version = Version::HTTP_11;
+    Response::from_parts(parts, EdgeBody::Origin(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn lists_are_appended() {
+        let mut h = HeaderMap::new();
+        append_list(&mut h, &X_FORWARDED_FOR, "1.2.3.4");
+        append_list(&mut h, &X_FORWARDED_FOR, "5.6.7.8");
+        assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4, 5.6.7.8");
+    }
+}

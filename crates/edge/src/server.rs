@@ -1,0 +1,218 @@
+use std::future::Future;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio_rustls::LazyConfigAcceptor;
+
+use crate::handler::{handle, ConnInfo};
+use crate::Edge;
+
+/// Tells the listeners to stop accepting and drain. Clone it to every listener; call
+/// [`Shutdown::trigger`] once.
+#[derive(Clone)]
+pub struct Shutdown {
+    tx: Arc<watch::Sender<bool>>,
+    rx: watch::Receiver<bool>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        let (tx, rx) = watch::channel(false);
+        Self {
+            tx: Arc::new(tx),
+            rx,
+        }
+    }
+}
+
+impl Shutdown {
+    /// Starts the shutdown of every listener holding a clone.
+    pub fn trigger(&self) {
+        self.tx.send_replace(true);
+    }
+
+    /// Resolves once shutdown has been triggered.
+    pub async fn wait(&self) {
+        let mut rx = self.rx.clone();
+        let _ = rx.wait_for(|v| *v).await;
+    }
+}
+
+/// Counts an open client connection for as long as it lives.
+struct Open(Arc<Edge>, #[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Open {
+    fn new(edge: &Arc<Edge>, permit: OwnedSemaphorePermit) -> Self {
+        edge.metrics().connections_open.fetch_add(1, Relaxed);
+        Self(edge.clone(), permit)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.metrics().connections_open.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The accept loop shared by both listeners: bounded by `max_connections`, stops on shutdown,
+/// then waits (bounded by the grace period) for the connections it started to finish.
+async fn accept_loop<F, Fut>(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown, serve: F)
+where
+    F: Fn(TcpStream, std::net::SocketAddr, Open, Watcher) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let limit = Arc::new(Semaphore::new(edge.settings().max_connections));
+    loop {
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.wait() => break,
+        };
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = shutdown.wait() => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(serve(
+            tcp,
+            peer,
+            Open::new(&edge, permit),
+            graceful.watcher(),
+        ));
+    }
+    drop(listener);
+    let grace = edge.settings().shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown grace period over with connections still open");
+    }
+}
+
+/// Serves HTTP/1.1 (and HTTP/2 when ALPN chose it) on an accepted stream until it closes.
+async fn serve_conn<I>(edge: Arc<Edge>, io: I, info: Arc<ConnInfo>, h2: bool, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let s = edge.settings();
+    let svc = service_fn(move |req: hyper::Request<Incoming>| handle(info.clone(), req));
+    let result = if h2 {
+        let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+        b.timer(TokioTimer::new())
+            .max_concurrent_streams(s.max_concurrent_streams)
+            .max_header_list_size(s.max_header_bytes.min(u32::MAX as usize) as u32);
+        watcher
+            .watch(b.serve_connection(TokioIo::new(io), svc))
+            .await
+    } else {
+        let mut b = hyper::server::conn::http1::Builder::new();
+        b.timer(TokioTimer::new())
+            .header_read_timeout(s.client_header_timeout)
+            .max_header_size(s.max_header_bytes)
+            .max_buf_size(s.max_header_bytes.max(8192) + 8192);
+        watcher
+            .watch(b.serve_connection(TokioIo::new(io), svc))
+            .await
+    };
+    if let Err(e) = result {
+        tracing::debug!(error = %e, "client connection ended with an error");
+    }
+}
+
+/// Runs the plain-HTTP listener until `shutdown`.
+pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
+    let e = edge.clone();
+    accept_loop(edge, listener, shutdown, move |tcp, peer, open, watcher| {
+        let edge = e.clone();
+        async move {
+            let info = Arc::new(ConnInfo {
+                edge: edge.clone(),
+                peer,
+                tls: false,
+            });
+            serve_conn(edge, tcp, info, false, watcher).await;
+            drop(open);
+        }
+    })
+    .await;
+}
+
+/// Runs the TLS listener until `shutdown`. Each handshake reads the ClientHello first, picks
+/// the domain's prebuilt `ServerConfig` by SNI from the current snapshot, and only then lets
+/// rustls continue; no SNI or an unknown name ends in a fatal alert.
+pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
+    let e = edge.clone();
+    accept_loop(edge, listener, shutdown, move |tcp, peer, open, watcher| {
+        let edge = e.clone();
+        async move {
+            let timeout = edge.settings().handshake_timeout;
+            let tls = match tokio::time::timeout(timeout, handshake(&edge, tcp)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            edge.metrics().handshakes.fetch_add(1, Relaxed);
+            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+            let info = Arc::new(ConnInfo {
+                edge: edge.clone(),
+                peer,
+                tls: true,
+            });
+            serve_conn(edge, tls, info, h2, watcher).await;
+            drop(open);
+        }
+    })
+    .await;
+}
+
+async fn handshake(
+    edge: &Arc<Edge>,
+    tcp: TcpStream,
+) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
+    let config = {
+        let hello = start.client_hello();
+        let snapshot = edge.snapshot();
+        let found = hello.server_name().and_then(|sni| {
+            if sni.bytes().any(|b| b.is_ascii_uppercase()) {
+                snapshot.tls_config(&sni.to_ascii_lowercase())
+            } else {
+                snapshot.tls_config(sni)
+            }
+        });
+        match found {
+            Some(c) => c,
+            None => {
+                edge.metrics().handshakes_rejected_sni.fetch_add(1, Relaxed);
+                edge.tls.reject()
+            }
+        }
+    };
+    start.into_stream(config).await
+}

@@ -1,0 +1,159 @@
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use http::HeaderValue;
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, ServerConfig};
+use tlsedge_model::{DomainConfig, DomainName, OriginProtocol};
+
+use crate::pool::Pool;
+use crate::tls::TlsFactory;
+use crate::{EdgeError, EdgeSettings};
+
+/// What the data plane needs to serve one domain: its validated configuration and, when HTTPS
+/// is enabled, its certificate with the key already parsed.
+#[derive(Clone)]
+pub struct DomainInput {
+    /// The domain as stored.
+    pub config: Arc<DomainConfig>,
+    /// The certificate it serves; `None` when HTTPS is off (or its certificate is missing, in
+    /// which case handshakes for it fail as for an unknown name).
+    pub cert: Option<Arc<CertifiedKey>>,
+}
+
+/// One domain, ready to serve: everything derived from its configuration is built here, once.
+pub struct DomainRuntime {
+    pub(crate) config: Arc<DomainConfig>,
+    /// The handshake config, when HTTPS is enabled and a certificate is loaded.
+    pub(crate) tls: Option<Arc<ServerConfig>>,
+    /// `Strict-Transport-Security` value, when HSTS is on.
+    pub(crate) hsts: Option<HeaderValue>,
+    /// TLS client config towards the origins, unless they are reached over HTTP only.
+    pub(crate) origin_tls: Option<Arc<ClientConfig>>,
+    /// Idle origin connections of this domain.
+    pub(crate) pool: Arc<Pool>,
+    /// Per origin: until when (ms since the pool's epoch) it is considered down after a failed
+    /// connect, so failover does not wait on a dead primary for every request.
+    pub(crate) down_until: Vec<AtomicU64>,
+}
+
+impl DomainRuntime {
+    pub(crate) fn build(
+        input: DomainInput,
+        tls: &TlsFactory,
+        settings: &EdgeSettings,
+    ) -> Result<Self, EdgeError> {
+        let cfg = input.config;
+        let server = match (&input.cert, cfg.https.enabled) {
+            (Some(cert), true) => {
+                Some(tls.server_config(&cfg.https.tls_versions, cfg.https.http2, cert.clone()))
+            }
+            _ => None,
+        };
+        let hsts = cfg
+            .https
+            .hsts
+            .header_value()
+            .and_then(|v| HeaderValue::from_str(&v).ok());
+        let origin_tls = match cfg.origin_protocol {
+            OriginProtocol::Http => None,
+            OriginProtocol::Https | OriginProtocol::Follow => Some(
+                tls.origin_client(cfg.origin_verify_tls, cfg.origin_ca_pem.as_deref())
+                    .map_err(|reason| EdgeError::OriginCa {
+                        domain: cfg.name.to_string(),
+                        reason,
+                    })?,
+            ),
+        };
+        let down_until = cfg.origins.iter().map(|_| AtomicU64::new(0)).collect();
+        Ok(Self {
+            tls: server,
+            hsts,
+            origin_tls,
+            pool: Arc::new(Pool::new(
+                settings.origin_idle_per_host,
+                settings.origin_idle_timeout,
+            )),
+            down_until,
+            config: cfg,
+        })
+    }
+
+    /// The domain's configuration.
+    pub fn config(&self) -> &Arc<DomainConfig> {
+        &self.config
+    }
+
+    /// Whether handshakes for this domain succeed.
+    pub fn serves_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+}
+
+/// Every domain the node serves, at one store revision. Immutable: a change makes a new
+/// snapshot that shares all untouched domains with the old one (persistent maps).
+#[derive(Clone, Default)]
+pub struct Snapshot {
+    revision: u64,
+    exact: imbl::HashMap<String, Arc<DomainRuntime>>,
+    /// Wildcard domains keyed by what follows `*.` (`*.example.com` → `example.com`), so a
+    /// lookup needs no allocation.
+    wildcard: imbl::HashMap<String, Arc<DomainRuntime>>,
+}
+
+impl Snapshot {
+    /// The store revision this snapshot reflects.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// How many domains it holds.
+    pub fn len(&self) -> usize {
+        self.exact.len() + self.wildcard.len()
+    }
+
+    /// Whether it holds no domain.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The domain for a lowercase host: the exact name, else the one-level wildcard above it.
+    pub fn lookup(&self, host: &str) -> Option<&Arc<DomainRuntime>> {
+        if let Some(d) = self.exact.get(host) {
+            return Some(d);
+        }
+        let (_, parent) = host.split_once('.')?;
+        self.wildcard.get(parent)
+    }
+
+    /// The handshake config for an SNI name, if a domain serves HTTPS for it. An exact domain
+    /// with HTTPS off shadows a wildcard, as it does for routing.
+    pub(crate) fn tls_config(&self, sni: &str) -> Option<Arc<ServerConfig>> {
+        self.lookup(sni)?.tls.clone()
+    }
+
+    /// A new snapshot at `revision` with `changes` applied (`None` removes the domain).
+    pub fn with_changes(
+        &self,
+        revision: u64,
+        changes: impl IntoIterator<Item = (DomainName, Option<Arc<DomainRuntime>>)>,
+    ) -> Snapshot {
+        let mut next = self.clone();
+        next.revision = revision;
+        for (name, runtime) in changes {
+            let (map, key) = match name.as_str().strip_prefix("*.") {
+                Some(parent) => (&mut next.wildcard, parent.to_owned()),
+                None => (&mut next.exact, name.as_str().to_owned()),
+            };
+            match runtime {
+                Some(r) => {
+                    map.insert(key, r);
+                }
+                None => {
+                    map.remove(&key);
+                }
+            }
+        }
+        next
+    }
+}

@@ -1,0 +1,249 @@
+use std::sync::Arc;
+
+use rustls::server::{
+    ClientHello, NoServerSessionStorage, ResolvesServerCert, ServerSessionMemoryCache,
+};
+use rustls::sign::CertifiedKey;
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use tlsedge_model::TlsVersion;
+
+use crate::EdgeError;
+
+/// TLS settings shared by every domain.
+#[derive(Debug, Clone)]
+pub struct TlsSettings {
+    /// Session tickets (TLS 1.3 and 1.2) and a server-side session cache. Off makes every
+    /// handshake a full one (benchmarks of full handshakes need that).
+    pub session_resumption: bool,
+    /// Entries of the server-side session cache.
+    pub session_cache_size: usize,
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            session_resumption: true,
+            session_cache_size: 16 * 1024,
+        }
+    }
+}
+
+/// Serves one certificate whatever the ClientHello says: the snapshot already chose it by SNI.
+#[derive(Debug)]
+struct SingleCert(Arc<CertifiedKey>);
+
+impl ResolvesServerCert for SingleCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.clone())
+    }
+}
+
+/// Resolves nothing, so rustls ends the handshake with a fatal alert: used for a ClientHello
+/// without SNI or for a name no HTTPS-enabled domain answers.
+#[derive(Debug)]
+struct NoCert;
+
+impl ResolvesServerCert for NoCert {
+    fn resolve(&self, _: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        None
+    }
+}
+
+/// Prebuilt `ServerConfig` templates, one per (TLS versions, HTTP/2) combination, sharing one
+/// ticketer and one session cache. A domain's config is a clone of its template with its own
+/// certificate resolver: a few `Arc` clones, done when the domain changes.
+pub(crate) struct TlsFactory {
+    templates: [ServerConfig; 6],
+    reject: Arc<ServerConfig>,
+    /// The client config for origins verified against the system's roots.
+    origin_default: Arc<ClientConfig>,
+    /// The client config for origins whose certificate is not verified.
+    origin_insecure: Arc<ClientConfig>,
+}
+
+fn template_index(versions: &[TlsVersion], h2: bool) -> usize {
+    let v = match (
+        versions.contains(&TlsVersion::Tls12),
+        versions.contains(&TlsVersion::Tls13),
+    ) {
+        (true, true) | (false, false) => 0,
+        (true, false) => 1,
+        (false, true) => 2,
+    };
+    v * 2 + usize::from(h2)
+}
+
+impl TlsFactory {
+    pub(crate) fn new(settings: TlsSettings) -> Result<Self, EdgeError> {
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let ticketer = if settings.session_resumption {
+            Some(rustls::crypto::aws_lc_rs::Ticketer::new()?)
+        } else {
+            None
+        };
+        let cache: Arc<dyn rustls::server::StoresServerSessions> = if settings.session_resumption {
+            ServerSessionMemoryCache::new(settings.session_cache_size)
+        } else {
+            Arc::new(NoServerSessionStorage {})
+        };
+        let make = |versions: &[&'static rustls::SupportedProtocolVersion],
+                    h2: bool|
+         -> Result<ServerConfig, EdgeError> {
+            let mut c = ServerConfig::builder_with_provider(provider.clone())
+                .with_protocol_versions(versions)?
+                .with_no_client_auth()
+                .with_cert_resolver(Arc::new(NoCert));
+            c.alpn_protocols = if h2 {
+                vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+            } else {
+                vec![b"http/1.1".to_vec()]
+            };
+            c.session_storage = cache.clone();
+            match &ticketer {
+                Some(t) => c.ticketer = t.clone(),
+                None => c.send_tls13_tickets = 0,
+            }
+            Ok(c)
+        };
+        let both = &[&rustls::version::TLS13, &rustls::version::TLS12][..];
+        let v12 = &[&rustls::version::TLS12][..];
+        let v13 = &[&rustls::version::TLS13][..];
+        let templates = [
+            make(both, false)?,
+            make(both, true)?,
+            make(v12, false)?,
+            make(v12, true)?,
+            make(v13, false)?,
+            make(v13, true)?,
+        ];
+        let reject = Arc::new(make(both, false)?);
+
+        let mut roots = RootCertStore::empty();
+        let native = rustls_native_certs::load_native_certs();
+        for cert in native.certs {
+            let _ = roots.add(cert);
+        }
+        if roots.is_empty() {
+            tracing::warn!("no system CA certificates found: origins over HTTPS need origin_ca_pem or origin_verify_tls = false");
+        }
+        let origin_default = Arc::new(client_config(provider.clone(), roots)?);
+        let mut insecure = client_config(provider.clone(), RootCertStore::empty())?;
+        insecure
+            .dangerous()
+            .set_certificate_verifier(Arc::new(NoVerify(provider)));
+        Ok(Self {
+            templates,
+            reject,
+            origin_default,
+            origin_insecure: Arc::new(insecure),
+        })
+    }
+
+    /// The config a domain serves with.
+    pub(crate) fn server_config(
+        &self,
+        versions: &[TlsVersion],
+        h2: bool,
+        cert: Arc<CertifiedKey>,
+    ) -> Arc<ServerConfig> {
+        let mut c = self.templates[template_index(versions, h2)].clone();
+        c.cert_resolver = Arc::new(SingleCert(cert));
+        Arc::new(c)
+    }
+
+    /// The config that refuses the handshake with an alert.
+    pub(crate) fn reject(&self) -> Arc<ServerConfig> {
+        self.reject.clone()
+    }
+
+    /// The client config for a domain's origin.
+    pub(crate) fn origin_client(
+        &self,
+        verify: bool,
+        ca_pem: Option<&str>,
+    ) -> Result<Arc<ClientConfig>, String> {
+        if !verify {
+            return Ok(self.origin_insecure.clone());
+        }
+        let Some(pem) = ca_pem else {
+            return Ok(self.origin_default.clone());
+        };
+        use rustls_pki_types::pem::PemObject;
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
+            roots
+                .add(cert)
+                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+        }
+        if roots.is_empty() {
+            return Err("no CA certificate in it".into());
+        }
+        let provider = self.origin_default.crypto_provider().clone();
+        client_config(provider, roots)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn client_config(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    roots: RootCertStore,
+) -> Result<ClientConfig, rustls::Error> {
+    let mut c = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    c.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(c)
+}
+
+/// Accepts any origin certificate, for domains with `origin_verify_tls: false`. Signatures are
+/// still checked so the handshake is well-formed.
+#[derive(Debug)]
+struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _: &rustls_pki_types::CertificateDer<'_>,
+        _: &[rustls_pki_types::CertificateDer<'_>],
+        _: &rustls_pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls_pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls_pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

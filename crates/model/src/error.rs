@@ -1,0 +1,98 @@
+use serde::{Deserialize, Serialize};
+
+/// The error codes of the public contract (`shared/spec/api.md`). One code names one kind of
+/// refusal; the HTTP status is chosen from it in exactly one place (the admin API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Input that is not PEM, or PEM whose contents do not parse as a certificate or key.
+    InvalidPem,
+    /// A well-formed object of a kind tlsedge does not serve (e.g. a DSA key).
+    UnsupportedFormat,
+    /// The private key does not belong to the leaf certificate.
+    KeyMismatch,
+    /// The private key is encrypted with a passphrase.
+    EncryptedKey,
+    /// The leaf certificate's `notAfter` is in the past.
+    CertificateExpired,
+    /// The leaf certificate's `notBefore` is in the future.
+    CertificateNotYetValid,
+    /// The certificate's SANs do not cover a domain it was to be bound to.
+    DomainNotCovered,
+    /// A domain name that is not an exact host name or a one-level wildcard.
+    InvalidDomain,
+    /// A certificate that a domain still serves cannot be deleted.
+    CertificateInUse,
+    /// HTTPS cannot be disabled while a redirect to HTTPS, `deny_http` or HSTS depends on it.
+    HttpsDependency,
+    /// No such object.
+    NotFound,
+    /// An object of that name exists already.
+    AlreadyExists,
+    /// Missing or wrong bearer token.
+    Unauthorized,
+    /// The request body is larger than the limit.
+    PayloadTooLarge,
+    /// Anything else wrong with the request: a bad field, bad JSON, a bad value.
+    InvalidRequest,
+    /// The server failed; nothing the client did.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The name of the code as it appears in API responses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidPem => "InvalidPem",
+            Self::UnsupportedFormat => "UnsupportedFormat",
+            Self::KeyMismatch => "KeyMismatch",
+            Self::EncryptedKey => "EncryptedKey",
+            Self::CertificateExpired => "CertificateExpired",
+            Self::CertificateNotYetValid => "CertificateNotYetValid",
+            Self::DomainNotCovered => "DomainNotCovered",
+            Self::InvalidDomain => "InvalidDomain",
+            Self::CertificateInUse => "CertificateInUse",
+            Self::HttpsDependency => "HttpsDependency",
+            Self::NotFound => "NotFound",
+            Self::AlreadyExists => "AlreadyExists",
+            Self::Unauthorized => "Unauthorized",
+            Self::PayloadTooLarge => "PayloadTooLarge",
+            Self::InvalidRequest => "InvalidRequest",
+            Self::Internal => "Internal",
+        }
+    }
+}
+
+/// A refused input: which rule, a message for a person, and the field it concerns.
+///
+/// Messages never quote key material: they describe what is wrong, not the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ValidationError {
+    /// The contract's error code.
+    pub code: ErrorCode,
+    /// A sentence for a person.
+    pub message: String,
+    /// The JSON field the error concerns, when there is one.
+    pub field: Option<String>,
+}
+
+impl ValidationError {
+    /// An error with a code, a message and the field it concerns.
+    pub fn new(
+        code: ErrorCode,
+        field: impl Into<Option<&'static str>>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: field.into().map(str::to_owned),
+        }
+    }
+
+    /// An `InvalidRequest` error on a field.
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, field, message)
+    }
+}

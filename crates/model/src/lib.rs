@@ -1,0 +1,18 @@
+//! The tlsedge domain model: the names, domain configurations, HTTPS policies and certificate
+//! records that the admin API accepts, the store keeps and the data plane serves.
+//!
+//! Everything here is plain data plus the validation that runs once, when a value enters the
+//! system (parse, don't validate twice). No I/O happens in this crate, so every rule can be unit
+//! tested and every other crate can depend on it.
+
+mod certificate;
+mod domain;
+mod error;
+mod names;
+
+pub use certificate::{CertStatus, CertificateInfo, CertificateMeta, SealedKey, StoredCertificate};
+pub use domain::{
+    DomainConfig, ForceRedirect, Hsts, HttpsConfig, Origin, OriginProtocol, Priority, TlsVersion,
+};
+pub use error::{ErrorCode, ValidationError};
+pub use names::{san_covers, CertName, DomainName};

@@ -1,0 +1,248 @@
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::error::{ErrorCode, ValidationError};
+
+/// An accelerated domain name: an exact host (`www.example.com`) or a one-level wildcard
+/// (`*.example.com`). Stored in lowercase, without a trailing dot.
+///
+/// A wildcard matches exactly one more label: `*.example.com` matches `a.example.com`, not
+/// `a.b.example.com` nor `example.com`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, example = "www.example.com")]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Parses and normalises a domain name.
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let bad = |why: &str| {
+            ValidationError::new(
+                ErrorCode::InvalidDomain,
+                "name",
+                format!("invalid domain name {input:?}: {why}"),
+            )
+        };
+        let lower = input.trim_end_matches('.').to_ascii_lowercase();
+        if lower.is_empty() {
+            return Err(bad("empty"));
+        }
+        if lower.len() > 253 {
+            return Err(bad("longer than 253 characters"));
+        }
+        let (wildcard, rest) = match lower.strip_prefix("*.") {
+            Some(rest) => (true, rest),
+            None => (false, lower.as_str()),
+        };
+        let labels: Vec<&str> = rest.split('.').collect();
+        if labels.len() < 2 {
+            return Err(bad(if wildcard {
+                "a wildcard needs at least two labels after '*.'"
+            } else {
+                "needs at least two labels"
+            }));
+        }
+        for label in &labels {
+            if label.is_empty() {
+                return Err(bad("empty label"));
+            }
+            if label.len() > 63 {
+                return Err(bad("label longer than 63 characters"));
+            }
+            if !label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err(bad(
+                    "only letters, digits, '-' and a leading '*.' are allowed",
+                ));
+            }
+            if label.starts_with('-') || label.ends_with('-') {
+                return Err(bad("a label cannot start or end with '-'"));
+            }
+        }
+        if labels
+            .last()
+            .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(bad("an IP address is not a domain name"));
+        }
+        Ok(Self(lower))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether this is a one-level wildcard (`*.example.com`).
+    pub fn is_wildcard(&self) -> bool {
+        self.0.starts_with("*.")
+    }
+
+    /// Whether a request or handshake for `host` (lowercase, no port) is for this name.
+    pub fn matches(&self, host: &str) -> bool {
+        match self.0.strip_prefix('*') {
+            Some(suffix) => host
+                .strip_suffix(suffix)
+                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+            None => self.0 == host,
+        }
+    }
+
+    /// The wildcard name that would match `host` (`a.example.com` → `*.example.com`), if any.
+    /// Lookups try the exact host first and this second, so an exact name wins.
+    pub fn wildcard_for(host: &str) -> Option<String> {
+        let (_, parent) = host.split_once('.')?;
+        parent.contains('.').then(|| format!("*.{parent}"))
+    }
+}
+
+impl fmt::Display for DomainName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for DomainName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether a certificate SAN (`dNSName`) covers a domain name.
+///
+/// An exact SAN covers only the same name. A wildcard SAN `*.example.com` covers the one-level
+/// names under it and the wildcard domain `*.example.com` itself. A wildcard domain is covered
+/// only by the same wildcard SAN, since it answers for every name under it.
+pub fn san_covers(san: &str, domain: &DomainName) -> bool {
+    let san = san.trim_end_matches('.').to_ascii_lowercase();
+    if san == domain.as_str() {
+        return true;
+    }
+    if domain.is_wildcard() {
+        return false;
+    }
+    match san.strip_prefix('*') {
+        Some(suffix) if suffix.starts_with('.') => domain
+            .as_str()
+            .strip_suffix(suffix)
+            .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        _ => false,
+    }
+}
+
+/// The name of a certificate in the certificate center: 1 to 128 characters of letters, digits,
+/// `.`, `_` and `-`, so it is safe in a URL path and a file name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, example = "example-com-2026")]
+pub struct CertName(String);
+
+impl CertName {
+    /// Parses a certificate name.
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let ok = !input.is_empty()
+            && input.len() <= 128
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            && !input.starts_with('.');
+        if ok {
+            Ok(Self(input.to_owned()))
+        } else {
+            Err(ValidationError::invalid(
+                "name",
+                format!("invalid certificate name {input:?}: use 1 to 128 letters, digits, '.', '_' or '-'"),
+            ))
+        }
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CertName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for CertName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> DomainName {
+        DomainName::parse(s).unwrap()
+    }
+
+    #[test]
+    fn parses_and_normalises() {
+        assert_eq!(d("WWW.Example.COM.").as_str(), "www.example.com");
+        assert!(d("*.example.com").is_wildcard());
+        for bad in [
+            "",
+            "com",
+            "*.com",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a_b.com",
+            "*.*.a.com",
+            "a.*.com",
+            "1.2.3.4",
+            "é.com",
+        ] {
+            let err = DomainName::parse(bad).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidDomain, "{bad}");
+        }
+        assert!(DomainName::parse(&format!("{}.com", "a".repeat(64))).is_err());
+    }
+
+    #[test]
+    fn wildcard_matches_one_label_only() {
+        let w = d("*.example.com");
+        assert!(w.matches("a.example.com"));
+        assert!(!w.matches("a.b.example.com"));
+        assert!(!w.matches("example.com"));
+        assert!(!w.matches(".example.com"));
+        assert_eq!(
+            DomainName::wildcard_for("a.example.com").as_deref(),
+            Some("*.example.com")
+        );
+        assert_eq!(DomainName::wildcard_for("example.com"), None);
+    }
+
+    #[test]
+    fn san_coverage() {
+        assert!(san_covers("www.example.com", &d("www.example.com")));
+        assert!(san_covers("*.example.com", &d("www.example.com")));
+        assert!(san_covers("*.example.com", &d("*.example.com")));
+        assert!(!san_covers("*.example.com", &d("a.b.example.com")));
+        assert!(!san_covers("*.example.com", &d("example.com")));
+        assert!(!san_covers("a.example.com", &d("*.example.com")));
+        assert!(!san_covers("example.com", &d("www.example.com")));
+    }
+
+    #[test]
+    fn cert_names() {
+        assert!(CertName::parse("example-com_2026.v1").is_ok());
+        for bad in ["", ".hidden", "a/b", "a b", &"x".repeat(129)] {
+            assert_eq!(
+                CertName::parse(bad).unwrap_err().code,
+                ErrorCode::InvalidRequest
+            );
+        }
+    }
+}

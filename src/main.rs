@@ -1,0 +1,103 @@
+//! `tlsedge`: the HTTPS edge of a content delivery network.
+//!
+//! This binary only wires the crates together: it parses the command line and the config file,
+//! opens the store, starts the data plane and the admin API (`serve`), runs a self-contained
+//! demo (`demo`), or talks to a node's admin API (`cert …`, `domain …`).
+
+// A binary has no public API: `pub` in its modules means "used by main".
+#![allow(unreachable_pub)]
+
+mod client;
+mod config;
+mod demo;
+mod node;
+mod sync;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tlsedge",
+    version,
+    about = "The HTTPS edge of a content delivery network"
+)]
+struct Cli {
+    /// Config file (TOML). Default: ./tlsedge.toml if it exists, else built-in defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    client: client::ClientOpts,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run a node: edge listeners, admin API, store.
+    Serve,
+    /// Run a self-contained demo node on loopback and print curl commands that use it.
+    Demo {
+        /// Folder for the demo's data, CA and config (recreated at every start).
+        #[arg(long, default_value = "tlsedge-demo")]
+        dir: PathBuf,
+    },
+    /// Manage certificates through the admin API.
+    #[command(subcommand)]
+    Cert(client::CertCommand),
+    /// Manage domains through the admin API.
+    #[command(subcommand)]
+    Domain(client::DomainCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve => {
+                init_logging();
+                let cfg = config::Config::load_or_default(cli.config.as_deref())?;
+                node::run(cfg, node::Announce::Stdout, node::shutdown_on_signal()).await
+            }
+            Command::Demo { dir } => {
+                init_logging();
+                demo::run(&dir).await
+            }
+            Command::Cert(cmd) => client::run_cert(&cli.client, cli.config.as_deref(), cmd).await,
+            Command::Domain(cmd) => {
+                client::run_domain(&cli.client, cli.config.as_deref(), cmd).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default: info).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
+}
