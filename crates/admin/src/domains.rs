@@ -248,7 +248,7 @@ async fn set_https(
     let private = match (cert_pem, key_pem) {
         (None, None) => None,
         (Some(c), Some(k)) => {
-            if patch.contains_key("certificate") {
+            if patch.get("certificate").is_some_and(|c| !c.is_null()) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidRequest,
                     "give either certificate or cert_pem/key_pem, not both",
