@@ -19,6 +19,15 @@ pub struct Config {
     pub tls: Tls,
     pub limits: Limits,
     pub timeouts: Timeouts,
+    pub runtime: Runtime,
+}
+
+/// The async runtime.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Runtime {
+    /// Worker threads serving traffic; 0 means one per CPU core.
+    pub worker_threads: usize,
 }
 
 /// Listener addresses.

@@ -54,40 +54,46 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async move {
-        match cli.command {
-            Command::Serve => {
-                init_logging();
-                let cfg = config::Config::load_or_default(cli.config.as_deref())?;
-                node::run(cfg, node::Announce::Stdout, node::shutdown_on_signal()).await
-            }
-            Command::Demo { dir } => {
-                init_logging();
-                demo::run(&dir).await
-            }
-            Command::Cert(cmd) => client::run_cert(&cli.client, cli.config.as_deref(), cmd).await,
-            Command::Domain(cmd) => {
-                client::run_domain(&cli.client, cli.config.as_deref(), cmd).await
-            }
-        }
-    });
-    match result {
+    match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    // `serve` reads its config before the runtime exists: the config sizes the runtime.
+    let serve_config = match cli.command {
+        Command::Serve => Some(config::Config::load_or_default(cli.config.as_deref())?),
+        _ => None,
+    };
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = serve_config.as_ref().map(|c| c.runtime.worker_threads).filter(|n| *n > 0) {
+        builder.worker_threads(n);
+    }
+    let runtime = builder.build().map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        match (cli.command, serve_config) {
+            (Command::Serve, Some(cfg)) => {
+                init_logging();
+                node::run(cfg, node::Announce::Stdout, node::shutdown_on_signal()).await
+            }
+            (Command::Serve, None) => unreachable_config(),
+            (Command::Demo { dir }, _) => {
+                init_logging();
+                demo::run(&dir).await
+            }
+            (Command::Cert(cmd), _) => client::run_cert(&cli.client, cli.config.as_deref(), cmd).await,
+            (Command::Domain(cmd), _) => client::run_domain(&cli.client, cli.config.as_deref(), cmd).await,
+        }
+    })
+}
+
+fn unreachable_config() -> anyhow::Result<()> {
+    anyhow::bail!("internal error: serve without a config")
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default: info).
