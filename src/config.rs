@@ -181,10 +181,9 @@ impl Default for Limits {
 pub struct Timeouts {
     /// TLS handshake, from accept to finished.
     pub handshake_secs: f64,
-    /// Reading a request head from a client.
+    /// Reading a request head from a client; on HTTP/1 this also bounds how long a keep-alive
+    /// connection may sit idle before its next request.
     pub client_header_secs: f64,
-    /// An idle keep-alive client connection.
-    pub client_idle_secs: f64,
     /// Connecting to an origin (TCP and TLS).
     pub origin_connect_secs: f64,
     /// From sending a request to the origin's response head.
@@ -200,7 +199,6 @@ impl Default for Timeouts {
         Self {
             handshake_secs: 10.0,
             client_header_secs: 30.0,
-            client_idle_secs: 75.0,
             origin_connect_secs: 5.0,
             origin_response_secs: 60.0,
             origin_idle_secs: 60.0,
@@ -262,7 +260,6 @@ impl Config {
         for (k, v) in [
             ("handshake_secs", t.handshake_secs),
             ("client_header_secs", t.client_header_secs),
-            ("client_idle_secs", t.client_idle_secs),
             ("origin_connect_secs", t.origin_connect_secs),
             ("origin_response_secs", t.origin_response_secs),
             ("origin_idle_secs", t.origin_idle_secs),

@@ -71,10 +71,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
-    if let Some(n) = serve_config.as_ref().map(|c| c.runtime.worker_threads).filter(|n| *n > 0) {
+    if let Some(n) = serve_config
+        .as_ref()
+        .map(|c| c.runtime.worker_threads)
+        .filter(|n| *n > 0)
+    {
         builder.worker_threads(n);
     }
-    let runtime = builder.build().map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
+    let runtime = builder
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {
         match (cli.command, serve_config) {
             (Command::Serve, Some(cfg)) => {
@@ -86,8 +92,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 init_logging();
                 demo::run(&dir).await
             }
-            (Command::Cert(cmd), _) => client::run_cert(&cli.client, cli.config.as_deref(), cmd).await,
-            (Command::Domain(cmd), _) => client::run_domain(&cli.client, cli.config.as_deref(), cmd).await,
+            (Command::Cert(cmd), _) => {
+                client::run_cert(&cli.client, cli.config.as_deref(), cmd).await
+            }
+            (Command::Domain(cmd), _) => {
+                client::run_domain(&cli.client, cli.config.as_deref(), cmd).await
+            }
         }
     })
 }

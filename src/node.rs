@@ -32,20 +32,18 @@ pub enum Announce {
 }
 
 /// Resolves on SIGTERM or SIGINT.
-pub fn shutdown_on_signal() -> impl Future<Output = ()> {
-    async {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
+pub async fn shutdown_on_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
             }
-        };
-        tokio::select! {
-            _ = term => {},
-            _ = tokio::signal::ctrl_c() => {},
+            Err(_) => std::future::pending::<()>().await,
         }
+    };
+    tokio::select! {
+        _ = term => {},
+        _ = tokio::signal::ctrl_c() => {},
     }
 }
 

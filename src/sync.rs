@@ -14,13 +14,16 @@ use tlsedge_store::{Key, NodeStatus, State, Store};
 /// How often a node reports itself even when nothing changes.
 const HEARTBEAT: Duration = Duration::from_secs(5);
 
+/// A parsed certificate and the stored record it came from.
+type ParsedCert = (Arc<StoredCertificate>, Arc<CertifiedKey>);
+
 /// Turns store states into edge snapshots, parsing each certificate once per change.
 pub struct Follower {
     edge: Arc<Edge>,
     master: Arc<MasterKey>,
     /// Parsed certificates, with the stored record they came from (by pointer: a record is a
     /// new `Arc` whenever it is written).
-    certs: Mutex<HashMap<CertName, (Arc<StoredCertificate>, Arc<CertifiedKey>)>>,
+    certs: Mutex<HashMap<CertName, ParsedCert>>,
 }
 
 impl Follower {
@@ -42,9 +45,8 @@ impl Follower {
                 }
             }
         }
-        if stored.meta.is_none() {
-            return None;
-        }
+        // A certificate waiting for its CSR to be signed has nothing to serve yet.
+        stored.meta.as_ref()?;
         let key = match self.master.open(name, &stored.key) {
             Ok(k) => k,
             Err(e) => {

@@ -13,7 +13,7 @@ use tlsedge_model::{CertName, DomainConfig, DomainName, ErrorCode, HttpsConfig};
 use tlsedge_store::{Op, State as StoreState};
 
 use crate::certificates::{check_servable, info, seal_upload};
-use crate::error::{parse_json, ApiError};
+use crate::error::{json_error, parse_json, ApiError};
 use crate::{body_error, write, AdminState};
 
 pub(crate) fn routes() -> Router<Arc<AdminState>> {
@@ -110,7 +110,21 @@ async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<DomainConfig>, ApiError> {
     let name = lookup_name(&name)?;
-    let cfg = parse_domain(body)?;
+    // A body without "https" keeps the domain's HTTPS settings: replacing the origins must not
+    // silently turn HTTPS off.
+    let mut value: serde_json::Map<String, serde_json::Value> =
+        parse_json(&body.map_err(body_error)?)?;
+    if !value.contains_key("https") {
+        if let Some(current) = s.store.state().domains.get(&name) {
+            value.insert(
+                "https".into(),
+                serde_json::to_value(&current.https).map_err(ApiError::internal)?,
+            );
+        }
+    }
+    let mut cfg: DomainConfig =
+        serde_json::from_value(serde_json::Value::Object(value)).map_err(json_error)?;
+    cfg.validate()?;
     if cfg.name != name {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,

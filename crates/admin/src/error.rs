@@ -104,15 +104,18 @@ impl IntoResponse for ApiError {
 /// Parses a JSON body into `T`, turning every failure into the contract's error shape: an
 /// invalid domain name into `InvalidDomain`, anything else into `InvalidRequest`.
 pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let msg = e.to_string();
-        if msg.starts_with("invalid domain name") {
-            ApiError::new(ErrorCode::InvalidDomain, msg).field("name")
-        } else {
-            ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("invalid JSON body: {msg}"),
-            )
-        }
-    })
+    serde_json::from_slice(body).map_err(json_error)
+}
+
+/// The contract's error for JSON that does not decode into the expected type.
+pub(crate) fn json_error(e: serde_json::Error) -> ApiError {
+    let msg = e.to_string();
+    if msg.starts_with("invalid domain name") {
+        ApiError::new(ErrorCode::InvalidDomain, msg).field("name")
+    } else {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("invalid JSON body: {msg}"),
+        )
+    }
 }

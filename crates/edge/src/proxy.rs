@@ -109,9 +109,9 @@ fn origin_order(domain: &DomainRuntime) -> Vec<usize> {
 }
 
 enum Sent {
-    Response(Response<Incoming>),
+    Answered(Response<Incoming>),
     /// The request never left: try it elsewhere.
-    NotSent(Request<Incoming>),
+    Unsent(Request<Incoming>),
     Failed(hyper::Error),
     TimedOut,
 }
@@ -119,9 +119,9 @@ enum Sent {
 async fn send(tx: &mut SendRequest<Incoming>, req: Request<Incoming>, timeout: Duration) -> Sent {
     match tokio::time::timeout(timeout, tx.try_send_request(req)).await {
         Err(_) => Sent::TimedOut,
-        Ok(Ok(resp)) => Sent::Response(resp),
+        Ok(Ok(resp)) => Sent::Answered(resp),
         Ok(Err(mut e)) => match e.take_message() {
-            Some(req) => Sent::NotSent(req),
+            Some(req) => Sent::Unsent(req),
             None => Sent::Failed(e.into_error()),
         },
     }
@@ -190,11 +190,11 @@ pub(crate) async fn forward(
         // Reuse an idle connection; one that turns out dead hands the request back untouched.
         while let Some(mut tx) = domain.pool.checkout(key) {
             match send(&mut tx, req, settings.origin_response_timeout).await {
-                Sent::Response(resp) => {
+                Sent::Answered(resp) => {
                     domain.pool.give_back(key, tx);
                     return respond(resp, &via);
                 }
-                Sent::NotSent(r) => req = r,
+                Sent::Unsent(r) => req = r,
                 Sent::Failed(e) => return origin_failed(conn, &e),
                 Sent::TimedOut => return origin_timeout(conn),
             }
@@ -209,7 +209,7 @@ pub(crate) async fn forward(
                 let sni = cfg
                     .origin_sni
                     .as_deref()
-                    .or(cfg.origin_host.as_deref().map(|h| strip_port(h)))
+                    .or(cfg.origin_host.as_deref().map(strip_port))
                     .unwrap_or(&origin.address);
                 Some((c, sni))
             }
@@ -239,11 +239,11 @@ pub(crate) async fn forward(
             d.store(0, Relaxed);
         }
         match send(&mut tx, req, settings.origin_response_timeout).await {
-            Sent::Response(resp) => {
+            Sent::Answered(resp) => {
                 domain.pool.give_back(key, tx);
                 return respond(resp, &via);
             }
-            Sent::NotSent(r) => req = r,
+            Sent::Unsent(r) => req = r,
             Sent::Failed(e) => return origin_failed(conn, &e),
             Sent::TimedOut => return origin_timeout(conn),
         }

@@ -1,0 +1,292 @@
+//! `tlsedge import`: loads many certificates and their domains straight into the node's store,
+//! for first setup and migrations, where one API call per certificate (one synchronous commit
+//! each) would take hours for a hundred thousand of them.
+//!
+//! The folder holds, per domain, `NAME.crt` (or `NAME.pem`: the chain, leaf first) and
+//! `NAME.key` (its unencrypted private key). `NAME` is the domain name, with a leading `_.` for a
+//! wildcard (`_.example.com.crt` → `*.example.com`); the certificate is stored under the name
+//! `NAME` and the domain is created with HTTPS enabled on it. Every domain gets its origins and
+//! other settings from `DIR/domain.json` (a DomainConfig whose `name` and `https.certificate`
+//! are filled in per file) or, without that file, from `--origin HOST:PORT`.
+//!
+//! Every certificate goes through the same write-time checks as an upload through the admin API
+//! (`tlsedge_certs::validate_upload`), its key is sealed with the node's master key, and the
+//! certificate must cover its domain. Nothing is written unless every file passes. The records
+//! are then committed in a few large transactions (`--batch` records each).
+//!
+//! The import writes the store directly: run it while no node uses that store (a running node
+//! does not see writes made by another process until it restarts).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use time::OffsetDateTime;
+use tlsedge_certs::MasterKey;
+use tlsedge_model::{san_covers, CertName, DomainConfig, DomainName, StoredCertificate};
+use tlsedge_store::{Op, SqliteStore, Store};
+
+use crate::config::Config;
+
+/// Options of `tlsedge import`.
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// Folder with NAME.crt (or NAME.pem) + NAME.key per domain, and optionally domain.json.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Origin of every imported domain (HOST:PORT, plain HTTP), when there is no domain.json.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// Overwrite certificates and domains that already exist (default: refuse the import).
+    #[arg(long)]
+    pub replace: bool,
+    /// Records (certificates + domains) per store transaction.
+    #[arg(long, default_value_t = 20_000)]
+    pub batch: usize,
+}
+
+/// One certificate file pair found in the folder.
+struct Pair {
+    stem: String,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// Runs the import and prints a one-line summary.
+pub async fn run(config: Option<&Path>, args: ImportArgs) -> anyhow::Result<()> {
+    let cfg = Config::load_or_default(config)?;
+    if cfg.store.backend != "sqlite" {
+        bail!("tlsedge import writes the sqlite store only (store.backend = \"sqlite\")");
+    }
+    let started = Instant::now();
+    let template = template(&args)?;
+    let pairs = find_pairs(&args.dir)?;
+    if pairs.is_empty() {
+        bail!("no NAME.crt / NAME.key pairs in {}", args.dir.display());
+    }
+    let master = Arc::new(
+        MasterKey::load_or_create(&cfg.secrets.master_key_file)
+            .with_context(|| format!("master key {}", cfg.secrets.master_key_file.display()))?,
+    );
+
+    // Validation and sealing are CPU work: spread them over every core.
+    let template = Arc::new(template);
+    let pairs = Arc::new(pairs);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let now = OffsetDateTime::now_utc();
+    let results = tokio::task::spawn_blocking({
+        let master = master.clone();
+        let template = template.clone();
+        let pairs = pairs.clone();
+        move || prepare_all(&pairs, &template, &master, now, threads)
+    })
+    .await
+    .context("the validation threads stopped")??;
+    let validated = started.elapsed();
+
+    let store = SqliteStore::open(&cfg.store.path)
+        .with_context(|| format!("cannot open store {}", cfg.store.path.display()))?;
+    let state = store.state();
+    if !args.replace {
+        let existing = results
+            .iter()
+            .filter(|(c, d)| {
+                state.certificates.contains_key(&c.name) || state.domains.contains_key(&d.name)
+            })
+            .count();
+        if existing > 0 {
+            bail!("{existing} of the certificates or domains already exist in the store; use --replace to overwrite them");
+        }
+    }
+
+    let batch = args.batch.max(2);
+    let count = results.len();
+    let mut revision = state.revision;
+    let mut ops = Vec::with_capacity(batch);
+    let mut results = results.into_iter().peekable();
+    while let Some((cert, domain)) = results.next() {
+        ops.push(Op::PutCertificate(cert));
+        ops.push(Op::PutDomain(domain));
+        if ops.len() + 2 > batch || results.peek().is_none() {
+            let chunk = std::mem::replace(&mut ops, Vec::with_capacity(batch));
+            revision = store
+                .commit(revision, chunk)
+                .await
+                .context("cannot write the store")?;
+        }
+    }
+    println!(
+        "imported {count} certificates and {count} domains into {} (revision {revision}) in {:.1} s ({:.1} s validating)",
+        cfg.store.path.display(),
+        started.elapsed().as_secs_f64(),
+        validated.as_secs_f64()
+    );
+    Ok(())
+}
+
+/// The domain settings every imported domain starts from.
+fn template(args: &ImportArgs) -> anyhow::Result<serde_json::Value> {
+    let file = args.dir.join("domain.json");
+    let mut v: serde_json::Value = if file.exists() {
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?
+    } else {
+        let Some(origin) = &args.origin else {
+            bail!(
+                "give the domains' origin with --origin HOST:PORT or {}",
+                file.display()
+            );
+        };
+        let (host, port) = origin
+            .rsplit_once(':')
+            .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h, p)))
+            .with_context(|| format!("--origin {origin:?} is not HOST:PORT"))?;
+        serde_json::json!({"origins": [{"address": host, "http_port": port}]})
+    };
+    if !v.is_object() {
+        bail!("domain.json must hold a JSON object");
+    }
+    if let Some(o) = v.as_object_mut() {
+        o.insert("name".into(), "placeholder.invalid".into());
+    }
+    Ok(v)
+}
+
+/// Every `NAME.crt`/`NAME.pem` with a `NAME.key` beside it, sorted by name.
+fn find_pairs(dir: &Path) -> anyhow::Result<Vec<Pair>> {
+    let mut found: BTreeMap<String, (Option<PathBuf>, Option<PathBuf>)> = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
+        let path = entry?.path();
+        let (Some(stem), Some(ext)) = (
+            path.file_stem().and_then(|s| s.to_str()),
+            path.extension().and_then(|s| s.to_str()),
+        ) else {
+            continue;
+        };
+        let slot = found.entry(stem.to_owned()).or_default();
+        match ext {
+            "crt" | "pem" => slot.0 = Some(path.clone()),
+            "key" => slot.1 = Some(path.clone()),
+            _ => {}
+        }
+    }
+    let mut pairs = Vec::with_capacity(found.len());
+    for (stem, files) in found {
+        match files {
+            (Some(cert), Some(key)) => pairs.push(Pair { stem, cert, key }),
+            (Some(_), None) => bail!("{stem}: certificate without {stem}.key"),
+            (None, Some(_)) => bail!("{stem}: key without {stem}.crt"),
+            (None, None) => {}
+        }
+    }
+    Ok(pairs)
+}
+
+fn prepare_all(
+    pairs: &[Pair],
+    template: &serde_json::Value,
+    master: &MasterKey,
+    now: OffsetDateTime,
+    threads: usize,
+) -> anyhow::Result<Vec<(StoredCertificate, DomainConfig)>> {
+    let chunk = pairs.len().div_ceil(threads.max(1)).max(1);
+    let parts: Vec<anyhow::Result<Vec<_>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = pairs
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|p| prepare(p, template, master, now))
+                        .collect::<anyhow::Result<Vec<_>>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a validation thread panicked")))
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(pairs.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    Ok(out)
+}
+
+/// Validates one pair, seals its key and builds its domain.
+fn prepare(
+    p: &Pair,
+    template: &serde_json::Value,
+    master: &MasterKey,
+    now: OffsetDateTime,
+) -> anyhow::Result<(StoredCertificate, DomainConfig)> {
+    let what = || format!("{}", p.cert.display());
+    let domain_text = match p.stem.strip_prefix("_.") {
+        Some(rest) => format!("*.{rest}"),
+        None => p.stem.clone(),
+    };
+    let domain = DomainName::parse(&domain_text).map_err(|e| anyhow::anyhow!("{}: {}", what(), e.message))?;
+    let name = CertName::parse(&p.stem).map_err(|e| anyhow::anyhow!("{}: {}", what(), e.message))?;
+    let cert_pem = std::fs::read_to_string(&p.cert).with_context(what)?;
+    let key_pem = Wiped(
+        std::fs::read_to_string(&p.key).with_context(|| format!("{}", p.key.display()))?,
+    );
+    let v = tlsedge_certs::validate_upload(&cert_pem, &key_pem.0, now)
+        .map_err(|e| anyhow::anyhow!("{}: {} ({})", what(), e.message, e.code.as_str()))?;
+    if !v.meta.sans.iter().any(|san| san_covers(san, &domain)) {
+        bail!(
+            "{}: the certificate does not cover {domain} (its names: {})",
+            what(),
+            v.meta.sans.join(", ")
+        );
+    }
+    let key = master
+        .seal(&name, &v.key)
+        .map_err(|e| anyhow::anyhow!("{}: cannot seal the key: {e}", what()))?;
+    let mut value = template.clone();
+    if let Some(o) = value.as_object_mut() {
+        o.insert("name".into(), domain.as_str().into());
+        let https = o
+            .entry("https")
+            .or_insert_with(|| serde_json::json!({}));
+        if let Some(h) = https.as_object_mut() {
+            h.insert("enabled".into(), true.into());
+            h.insert("certificate".into(), name.as_str().into());
+        }
+    }
+    let mut cfg: DomainConfig = serde_json::from_value(value)
+        .map_err(|e| anyhow::anyhow!("domain.json does not make a valid domain for {domain}: {e}"))?;
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("{domain}: {}", e.message))?;
+    Ok((
+        StoredCertificate {
+            name,
+            cert_pem: v.cert_pem,
+            key,
+            meta: Some(v.meta),
+            private_to: None,
+            csr_pem: None,
+        },
+        cfg,
+    ))
+}
+
+/// A string wiped from memory when dropped (private-key PEM text).
+struct Wiped(String);
+
+impl Drop for Wiped {
+    fn drop(&mut self) {
+        // Overwrite in place; no reallocation happened since it was read.
+        let mut bytes = std::mem::take(&mut self.0).into_bytes();
+        for b in bytes.iter_mut() {
+            *b = 0;
+        }
+        std::hint::black_box(&bytes);
+    }
+}
