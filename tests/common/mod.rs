@@ -582,3 +582,362 @@ pub async fn handshake(
 pub const TLS12: &rustls::SupportedProtocolVersion = &rustls::version::TLS12;
 pub const TLS13: &rustls::SupportedProtocolVersion = &rustls::version::TLS13;
 pub const BOTH: &[&rustls::SupportedProtocolVersion] = &[TLS13, TLS12];
+
+// ---------------------------------------------------------------------------------------------
+// Streaming origins, raw TLS streams and openssl (added for tests/tls.rs)
+
+/// A response body fed chunk by chunk through a channel, so an origin can stream slowly.
+pub struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// A plain-HTTP origin that answers every request with `chunks` as a chunked body (no
+/// `Content-Length`): the first chunk at once, the others `every` apart. While the gate is
+/// closed (see [`StreamOrigin::gated`]) it stops after the first chunk until [`StreamOrigin::release`].
+pub struct StreamOrigin {
+    pub addr: SocketAddr,
+    gate: tokio::sync::watch::Sender<bool>,
+    /// How many responses were started.
+    pub started: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StreamOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StreamOrigin {
+    /// Streams `chunks` `every` apart, without waiting for a release.
+    pub async fn start(chunks: Vec<Bytes>, every: Duration) -> StreamOrigin {
+        let o = Self::gated(chunks, every).await;
+        o.release();
+        o
+    }
+
+    /// Sends the first chunk, then waits for [`StreamOrigin::release`] before the others.
+    pub async fn gated(chunks: Vec<Bytes>, every: Duration) -> StreamOrigin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (gate, gate_rx) = tokio::sync::watch::channel(false);
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = started.clone();
+        let chunks = Arc::new(chunks);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let chunks = chunks.clone();
+                let gate_rx = gate_rx.clone();
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let (tx, rx) = tokio::sync::mpsc::channel(chunks.len().max(1));
+                        let chunks = chunks.clone();
+                        let mut gate_rx = gate_rx.clone();
+                        tokio::spawn(async move {
+                            for (i, c) in chunks.iter().enumerate() {
+                                if i == 1 {
+                                    let _ = gate_rx.wait_for(|open| *open).await;
+                                }
+                                if i > 0 {
+                                    tokio::time::sleep(every).await;
+                                }
+                                if tx.send(c.clone()).await.is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                        async move { Ok::<_, Infallible>(Response::new(ChannelBody(rx))) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        StreamOrigin {
+            addr,
+            gate,
+            started,
+            task,
+        }
+    }
+
+    /// Lets every response (started or not) send the rest of its chunks.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
+    }
+}
+
+/// Like [`handshake`], but returns the established stream, to speak HTTP over it by hand.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    sni: &str,
+    ca_pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
+    cfg.resumption = rustls::client::Resumption::disabled();
+    let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
+    let tcp = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, tcp),
+    )
+    .await
+    .map_err(|_| "handshake timed out".to_owned())?
+    .map_err(|e| e.to_string())
+}
+
+/// Sends `GET / HTTP/1.1` with `Host: host` and `Connection: close` over `io` and returns the
+/// status code and the whole response text (head and body).
+pub async fn raw_get<S>(io: &mut S, host: &str, path: &str) -> (u16, String)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    io.write_all(req.as_bytes()).await.unwrap();
+    io.flush().await.unwrap();
+    let mut buf = Vec::new();
+    // A TLS peer may close without close_notify after `Connection: close`: keep what came.
+    let _ = tokio::time::timeout(Duration::from_secs(10), io.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (status, text)
+}
+
+/// Whether an `openssl` command is on the PATH.
+pub fn openssl_available() -> bool {
+    Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `openssl s_client -connect {addr} {args…}` with stdin closed (so it ends after the
+/// handshake) and the system openssl.cnf ignored (so `-tls1_1` really offers TLS 1.1).
+/// Returns whether it succeeded and its stdout+stderr. Blocking: call it via `spawn_blocking`.
+pub fn openssl_s_client(addr: SocketAddr, args: &[&str]) -> (bool, String) {
+    let out = Command::new("openssl")
+        .arg("s_client")
+        .arg("-connect")
+        .arg(addr.to_string())
+        .args(args)
+        .env("OPENSSL_CONF", "/dev/null")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chains, serials and digests (tests/admin.rs, tests/cli.rs)
+
+impl TestCa {
+    /// An intermediate CA issued by this CA; its `cert_pem` is what a chain appends to a leaf.
+    pub fn intermediate(&self, name: &str) -> TestCa {
+        use rcgen::{
+            BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
+            KeyUsagePurpose,
+        };
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, name);
+        params.distinguished_name = dn;
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = params.signed_by(&key, &issuer).unwrap();
+        TestCa {
+            params,
+            key,
+            cert_pem: cert.pem(),
+        }
+    }
+
+    /// A leaf like [`TestCa::leaf_with`] (valid now-1d..now+90d) with the serial number
+    /// `serial` (big-endian bytes).
+    pub fn leaf_with_serial(&self, names: &[&str], alg: Alg, serial: &[u8]) -> Leaf {
+        let key = match alg {
+            Alg::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+            Alg::EcdsaP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+            Alg::Rsa2048 => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256),
+        }
+        .unwrap();
+        let mut p =
+            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let mut dn = rcgen::DistinguishedName::new();
+        dn.push(
+            rcgen::DnType::CommonName,
+            names.first().copied().unwrap_or("leaf"),
+        );
+        p.distinguished_name = dn;
+        let now = time::OffsetDateTime::now_utc();
+        p.not_before = now - time::Duration::days(1);
+        p.not_after = now + time::Duration::days(90);
+        p.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = p.signed_by(&key, &issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+            der: cert.der().to_vec(),
+        }
+    }
+}
+
+/// SHA-256 of `data` as 64 lowercase hex digits (aws-lc-rs, through rustls's hash provider).
+pub fn sha256_hex(data: &[u8]) -> String {
+    let suite = rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256
+        .tls13()
+        .unwrap();
+    suite
+        .common
+        .hash_provider
+        .hash(data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The base64 body lines of a PEM text (every line but BEGIN/END and headers): what must never
+/// show up anywhere when the PEM is a private key.
+pub fn pem_body_lines(pem: &str) -> Vec<String> {
+    pem.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("-----") && !l.contains(':'))
+        .map(str::to_owned)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes with extra `[listen]` keys
+
+impl Node {
+    /// Like [`Node::start`], with `listen_extra` (e.g. `https_public_port = 443`) added to the
+    /// `[listen]` table, which `extra` cannot reopen.
+    pub fn start_with_listen(listen_extra: &str, extra: &str) -> Node {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().to_path_buf();
+        let text = format!(
+            "[listen]\nhttp = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\
+             {listen_extra}\n\n\
+             [store]\npath = \"{d}/tlsedge.db\"\n\n[secrets]\nmaster_key_file = \"{d}/master.key\"\n\n\
+             [admin]\ntoken_file = \"{d}/admin.token\"\n\n{extra}\n",
+            d = dir.display()
+        );
+        let mut n = Node::start_config(&dir, &text);
+        n._tmp = Some(tmp);
+        n
+    }
+
+    /// Writes `text` as `dir/tlsedge.toml` and starts a node on it. The config must listen on
+    /// loopback (port 0 is fine) and keep its admin token file at `dir/admin.token`.
+    pub fn start_config(dir: &Path, text: &str) -> Node {
+        let config = dir.join("tlsedge.toml");
+        std::fs::write(&config, text).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let err_pipe = child.stderr.take().unwrap();
+        let log = stderr.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(out).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = tx.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(l) => l,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("node did not start; log:\n{}", stderr.lock().unwrap());
+            }
+        };
+        let addrs: HashMap<&str, SocketAddr> = line
+            .strip_prefix("tlsedge listening ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .split(' ')
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').unwrap();
+                (k, v.parse().unwrap())
+            })
+            .collect();
+        let token = std::fs::read_to_string(dir.join("admin.token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        Node {
+            child,
+            dir: dir.to_path_buf(),
+            _tmp: None,
+            http: addrs["http"],
+            https: addrs["https"],
+            admin: addrs["admin"],
+            token,
+            stderr,
+        }
+    }
+}

@@ -9,13 +9,15 @@ use hyper::body::Incoming;
 use tlsedge_model::ForceRedirect;
 
 use crate::body::EdgeBody;
+use crate::snapshot::DomainRuntime;
 use crate::{proxy, Edge};
 
 /// What a request handler knows about the connection it came on.
 pub(crate) struct ConnInfo {
     pub(crate) edge: Arc<Edge>,
     pub(crate) peer: SocketAddr,
-    pub(crate) tls: bool,
+    /// For a TLS connection, the domain its handshake was made for.
+    pub(crate) tls: Option<Arc<DomainRuntime>>,
 }
 
 /// One request, start to end: route by Host, apply the domain's HTTPS policy, then proxy.
@@ -25,7 +27,7 @@ pub(crate) async fn handle(
     req: Request<Incoming>,
 ) -> Result<Response<EdgeBody>, Infallible> {
     let m = conn.edge.metrics();
-    if conn.tls {
+    if conn.tls.is_some() {
         m.requests_https.fetch_add(1, Relaxed);
         if req.version() == Version::HTTP_2 {
             m.requests_http2.fetch_add(1, Relaxed);
@@ -45,11 +47,17 @@ pub(crate) async fn handle(
     };
     let https = &domain.config.https;
     let settings = conn.edge.settings();
-    let mut resp = if conn.tls {
+    let mut resp = if let Some(sni) = &conn.tls {
         if domain.tls.is_none() {
             text(
                 StatusCode::MISDIRECTED_REQUEST,
                 "HTTPS is not enabled for this host\n",
+            )
+        } else if !domain.accepts_connection_of(sni) {
+            // RFC 9110 §15.5.20: the client retries on a connection made for this host.
+            text(
+                StatusCode::MISDIRECTED_REQUEST,
+                "this connection was not made for this host\n",
             )
         } else if https.force_redirect == ForceRedirect::HttpsToHttp {
             redirect(
@@ -77,7 +85,7 @@ pub(crate) async fn handle(
     } else {
         proxy::forward(&conn, &domain, &host, req).await
     };
-    if conn.tls {
+    if conn.tls.is_some() {
         if let Some(h) = &domain.hsts {
             resp.headers_mut()
                 .insert(STRICT_TRANSPORT_SECURITY, h.clone());

@@ -141,7 +141,7 @@ pub(crate) async fn forward(
     let use_tls = match cfg.origin_protocol {
         OriginProtocol::Http => false,
         OriginProtocol::Https => true,
-        OriginProtocol::Follow => conn.tls,
+        OriginProtocol::Follow => conn.tls.is_some(),
     };
     let client_version = req.version();
     let (mut parts, body) = req.into_parts();
@@ -169,7 +169,7 @@ pub(crate) async fn forward(
     );
     parts.headers.insert(
         X_FORWARDED_PROTO.clone(),
-        HeaderValue::from_static(if conn.tls { "https" } else { "http" }),
+        HeaderValue::from_static(if conn.tls.is_some() { "https" } else { "http" }),
     );
     let via = format!("{} {}", via_version(client_version), settings.via_name);
     append_list(&mut parts.headers, &header::VIA, &via);

@@ -13,7 +13,7 @@ use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::LazyConfigAcceptor;
 
 use crate::handler::{handle, ConnInfo};
-use crate::Edge;
+use crate::{DomainRuntime, Edge};
 
 /// Tells the listeners to stop accepting and drain. Clone it to every listener; call
 /// [`Shutdown::trigger`] once.
@@ -146,7 +146,7 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
             let info = Arc::new(ConnInfo {
                 edge: edge.clone(),
                 peer,
-                tls: false,
+                tls: None,
             });
             serve_conn(edge, tcp, info, false, watcher).await;
             drop(open);
@@ -164,8 +164,9 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
         let edge = e.clone();
         async move {
             let timeout = edge.settings().handshake_timeout;
-            let tls = match tokio::time::timeout(timeout, handshake(&edge, tcp)).await {
-                Ok(Ok(tls)) => tls,
+            let (tls, sni_domain) = match tokio::time::timeout(timeout, handshake(&edge, tcp)).await
+            {
+                Ok(Ok(done)) => done,
                 Ok(Err(e)) => {
                     edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
                     tracing::debug!(%peer, error = %e, "TLS handshake failed");
@@ -182,7 +183,7 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
             let info = Arc::new(ConnInfo {
                 edge: edge.clone(),
                 peer,
-                tls: true,
+                tls: Some(sni_domain),
             });
             serve_conn(edge, tls, info, h2, watcher).await;
             drop(open);
@@ -191,28 +192,37 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
     .await;
 }
 
+/// Reads the ClientHello, picks the SNI's domain from the current snapshot and completes the
+/// handshake with that domain's config. Returns the stream and the domain it was made for.
 async fn handshake(
     edge: &Arc<Edge>,
     tcp: TcpStream,
-) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+) -> std::io::Result<(
+    tokio_rustls::server::TlsStream<TcpStream>,
+    Arc<DomainRuntime>,
+)> {
     let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
-    let config = {
+    let found = {
         let hello = start.client_hello();
         let snapshot = edge.snapshot();
-        let found = hello.server_name().and_then(|sni| {
+        hello.server_name().and_then(|sni| {
             if sni.bytes().any(|b| b.is_ascii_uppercase()) {
-                snapshot.tls_config(&sni.to_ascii_lowercase())
+                snapshot.tls_domain(&sni.to_ascii_lowercase())
             } else {
-                snapshot.tls_config(sni)
+                snapshot.tls_domain(sni)
             }
-        });
-        match found {
-            Some(c) => c,
-            None => {
-                edge.metrics().handshakes_rejected_sni.fetch_add(1, Relaxed);
-                edge.tls.reject()
-            }
-        }
+        })
     };
-    start.into_stream(config).await
+    let Some((domain, config)) = found else {
+        edge.metrics().handshakes_rejected_sni.fetch_add(1, Relaxed);
+        // Completing the handshake with a config that resolves no certificate makes rustls
+        // send a fatal alert; the error that follows is the expected outcome.
+        let err = match start.into_stream(edge.tls.reject()).await {
+            Ok(_) => std::io::Error::other("handshake without a certificate succeeded"),
+            Err(e) => e,
+        };
+        return Err(err);
+    };
+    let stream = start.into_stream(config).await?;
+    Ok((stream, domain))
 }

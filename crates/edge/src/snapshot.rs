@@ -26,6 +26,8 @@ pub struct DomainRuntime {
     pub(crate) config: Arc<DomainConfig>,
     /// The handshake config, when HTTPS is enabled and a certificate is loaded.
     pub(crate) tls: Option<Arc<ServerConfig>>,
+    /// The certificate handshakes get (shared by every domain that serves it).
+    pub(crate) cert: Option<Arc<CertifiedKey>>,
     /// `Strict-Transport-Security` value, when HSTS is on.
     pub(crate) hsts: Option<HeaderValue>,
     /// TLS client config towards the origins, unless they are reached over HTTP only.
@@ -67,6 +69,7 @@ impl DomainRuntime {
         };
         let down_until = cfg.origins.iter().map(|_| AtomicU64::new(0)).collect();
         Ok(Self {
+            cert: input.cert.filter(|_| server.is_some()),
             tls: server,
             hsts,
             origin_tls,
@@ -82,6 +85,21 @@ impl DomainRuntime {
     /// The domain's configuration.
     pub fn config(&self) -> &Arc<DomainConfig> {
         &self.config
+    }
+
+    /// Whether a request for this domain may be served on a TLS connection made for `sni`: the
+    /// same domain, or one with the same certificate and TLS versions. Anything else would let
+    /// a client reach a domain with a certificate or TLS versions it never agreed to.
+    pub(crate) fn accepts_connection_of(&self, sni: &DomainRuntime) -> bool {
+        if self.config.name == sni.config.name {
+            return true;
+        }
+        match (&self.cert, &sni.cert) {
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(a, b) && self.config.https.tls_versions == sni.config.https.tls_versions
+            }
+            _ => false,
+        }
     }
 
     /// Whether handshakes for this domain succeed.
@@ -126,10 +144,11 @@ impl Snapshot {
         self.wildcard.get(parent)
     }
 
-    /// The handshake config for an SNI name, if a domain serves HTTPS for it. An exact domain
+    /// The domain serving HTTPS for an SNI name, with its handshake config. An exact domain
     /// with HTTPS off shadows a wildcard, as it does for routing.
-    pub(crate) fn tls_config(&self, sni: &str) -> Option<Arc<ServerConfig>> {
-        self.lookup(sni)?.tls.clone()
+    pub(crate) fn tls_domain(&self, sni: &str) -> Option<(Arc<DomainRuntime>, Arc<ServerConfig>)> {
+        let d = self.lookup(sni)?;
+        Some((d.clone(), d.tls.clone()?))
     }
 
     /// A new snapshot at `revision` with `changes` applied (`None` removes the domain).
