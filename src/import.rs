@@ -231,12 +231,13 @@ fn prepare(
         Some(rest) => format!("*.{rest}"),
         None => p.stem.clone(),
     };
-    let domain = DomainName::parse(&domain_text).map_err(|e| anyhow::anyhow!("{}: {}", what(), e.message))?;
-    let name = CertName::parse(&p.stem).map_err(|e| anyhow::anyhow!("{}: {}", what(), e.message))?;
+    let domain = DomainName::parse(&domain_text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", what(), e.message))?;
+    let name =
+        CertName::parse(&p.stem).map_err(|e| anyhow::anyhow!("{}: {}", what(), e.message))?;
     let cert_pem = std::fs::read_to_string(&p.cert).with_context(what)?;
-    let key_pem = Wiped(
-        std::fs::read_to_string(&p.key).with_context(|| format!("{}", p.key.display()))?,
-    );
+    let key_pem =
+        Wiped(std::fs::read_to_string(&p.key).with_context(|| format!("{}", p.key.display()))?);
     let v = tlsedge_certs::validate_upload(&cert_pem, &key_pem.0, now)
         .map_err(|e| anyhow::anyhow!("{}: {} ({})", what(), e.message, e.code.as_str()))?;
     if !v.meta.sans.iter().any(|san| san_covers(san, &domain)) {
@@ -252,16 +253,15 @@ fn prepare(
     let mut value = template.clone();
     if let Some(o) = value.as_object_mut() {
         o.insert("name".into(), domain.as_str().into());
-        let https = o
-            .entry("https")
-            .or_insert_with(|| serde_json::json!({}));
+        let https = o.entry("https").or_insert_with(|| serde_json::json!({}));
         if let Some(h) = https.as_object_mut() {
             h.insert("enabled".into(), true.into());
             h.insert("certificate".into(), name.as_str().into());
         }
     }
-    let mut cfg: DomainConfig = serde_json::from_value(value)
-        .map_err(|e| anyhow::anyhow!("domain.json does not make a valid domain for {domain}: {e}"))?;
+    let mut cfg: DomainConfig = serde_json::from_value(value).map_err(|e| {
+        anyhow::anyhow!("domain.json does not make a valid domain for {domain}: {e}")
+    })?;
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("{domain}: {}", e.message))?;
     Ok((

@@ -10,6 +10,7 @@
 mod client;
 mod config;
 mod demo;
+mod import;
 mod node;
 mod sync;
 
@@ -50,6 +51,9 @@ enum Command {
     /// Manage domains through the admin API.
     #[command(subcommand)]
     Domain(client::DomainCommand),
+    /// Load a folder of certificates (NAME.crt + NAME.key) and their domains straight into the
+    /// store, in a few large transactions; run it while no node uses the store.
+    Import(import::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +99,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             (Command::Cert(cmd), _) => {
                 client::run_cert(&cli.client, cli.config.as_deref(), cmd).await
             }
+            (Command::Import(args), _) => import::run(cli.config.as_deref(), args).await,
             (Command::Domain(cmd), _) => {
                 client::run_domain(&cli.client, cli.config.as_deref(), cmd).await
             }
