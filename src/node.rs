@@ -145,13 +145,13 @@ pub async fn run(
         let token = tlsedge_admin::load_or_create_token(&cfg.admin.token_file)
             .with_context(|| format!("admin token file {}", cfg.admin.token_file.display()))?;
         let edge_for_metrics = edge.clone();
-        let state = Arc::new(AdminState {
-            store: store.clone(),
-            master_key: master.clone(),
+        let state = Arc::new(AdminState::new(
+            store.clone(),
+            master.clone(),
             token,
-            max_body_bytes: cfg.admin.max_body_bytes,
-            metrics: Arc::new(move |out: &mut String| edge_for_metrics.metrics().render(out)),
-        });
+            cfg.admin.max_body_bytes,
+            Arc::new(move |out: &mut String| edge_for_metrics.metrics().render(out)),
+        ));
         let app = tlsedge_admin::app(state);
         let sd = shutdown.clone();
         tasks.spawn(async move {

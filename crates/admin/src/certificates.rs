@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use tlsedge_model::{
 use tlsedge_store::{Op, State as StoreState};
 
 use crate::error::{parse_json, ApiError};
-use crate::{body_error, write, AdminState};
+use crate::{body_error, query_error, write, AdminState};
 
 pub(crate) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -141,7 +141,7 @@ async fn upload(
         return Err(already_exists(&name));
     }
     let cert = seal_upload(&s, &name, &req.cert_pem, &req.key_pem, None)?;
-    let (_, info) = write(&*s.store, |st| {
+    let (_, info) = write(&s, |st| {
         if st.certificates.contains_key(&name) {
             return Err(already_exists(&name));
         }
@@ -197,7 +197,7 @@ async fn replace(
             }
         }
     };
-    let (_, info) = write(&*s.store, |st| {
+    let (_, info) = write(&s, |st| {
         if !st.certificates.contains_key(&name) {
             return Err(ApiError::not_found("certificate", name.as_str()));
         }
@@ -214,8 +214,9 @@ async fn replace(
 
 async fn list(
     State(s): State<Arc<AdminState>>,
-    Query(q): Query<ListQuery>,
-) -> Json<serde_json::Value> {
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(query_error)?;
     let st = s.store.state();
     let now = OffsetDateTime::now_utc();
     let serving = st.serving_index();
@@ -232,7 +233,7 @@ async fn list(
         })
         .map(|c| CertificateInfo::new(c, serving.get(&c.name).cloned().unwrap_or_default(), now))
         .collect();
-    Json(serde_json::json!({ "certificates": certs }))
+    Ok(Json(serde_json::json!({ "certificates": certs })))
 }
 
 async fn show(
@@ -267,7 +268,7 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = lookup_name(&name)?;
-    write(&*s.store, |st| {
+    write(&s, |st| {
         if !st.certificates.contains_key(&name) {
             return Err(ApiError::not_found("certificate", name.as_str()));
         }
@@ -315,7 +316,7 @@ async fn deploy(
     }
     names.sort();
     names.dedup();
-    let (_, deployed) = write(&*s.store, |st| {
+    let (_, deployed) = write(&s, |st| {
         let cert = st
             .certificates
             .get(&name)
@@ -377,8 +378,9 @@ pub(crate) fn drop_private_cert(
 
 async fn stats(
     State(s): State<Arc<AdminState>>,
-    Query(q): Query<StatsQuery>,
-) -> Json<serde_json::Value> {
+    q: Result<Query<StatsQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(q) = q.map_err(query_error)?;
     let st = s.store.state();
     let now = OffsetDateTime::now_utc();
     let horizon = now + Duration::days(i64::from(q.within_days.unwrap_or(30)));
@@ -392,7 +394,7 @@ async fn stats(
             }
         }
     }
-    Json(
+    Ok(Json(
         serde_json::json!({ "total": st.certificates.len(), "expired": expired, "expiring": expiring }),
-    )
+    ))
 }

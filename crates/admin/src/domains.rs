@@ -74,7 +74,7 @@ async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<DomainConfig>), ApiError> {
     let cfg = parse_domain(body)?;
-    write(&*s.store, |st| {
+    write(&s, |st| {
         if st.domains.contains_key(&cfg.name) {
             return Err(ApiError::new(
                 ErrorCode::AlreadyExists,
@@ -132,7 +132,7 @@ async fn replace(
         )
         .field("name"));
     }
-    write(&*s.store, |st| {
+    write(&s, |st| {
         let current = get_domain(st, &name)?;
         check_https(st, &cfg)?;
         let mut ops = Vec::new();
@@ -161,7 +161,7 @@ async fn delete(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let name = lookup_name(&name)?;
-    write(&*s.store, |st| {
+    write(&s, |st| {
         let current = get_domain(st, &name)?;
         let mut ops = vec![Op::DeleteDomain(name.clone())];
         if let Some(c) = &current.https.certificate {
@@ -284,7 +284,7 @@ async fn set_https(
             )
         }
     };
-    let (_, view) = write(&*s.store, |st| {
+    let (_, view) = write(&s, |st| {
         let current = get_domain(st, &name)?;
         let mut https = merge_https(&current.https, patch.clone())?;
         let mut ops = Vec::new();

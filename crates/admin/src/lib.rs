@@ -10,6 +10,7 @@
 
 mod auth;
 mod certificates;
+mod csr;
 mod domains;
 mod error;
 mod openapi;
@@ -42,6 +43,29 @@ pub struct AdminState {
     pub max_body_bytes: usize,
     /// The data plane's counters.
     pub metrics: MetricsFn,
+    /// Serialises this node's writes, so concurrent requests queue instead of racing each other
+    /// into commit conflicts; conflicts then only come from other nodes sharing the store.
+    writes: tokio::sync::Mutex<()>,
+}
+
+impl AdminState {
+    /// The shared state of the admin API.
+    pub fn new(
+        store: Arc<dyn Store>,
+        master_key: Arc<MasterKey>,
+        token: String,
+        max_body_bytes: usize,
+        metrics: MetricsFn,
+    ) -> Self {
+        Self {
+            store,
+            master_key,
+            token,
+            max_body_bytes,
+            metrics,
+            writes: tokio::sync::Mutex::new(()),
+        }
+    }
 }
 
 /// How many times a write re-reads the state after losing a race with another writer.
@@ -50,9 +74,11 @@ const COMMIT_ATTEMPTS: usize = 16;
 /// Runs `plan` against the current state and commits its ops at that state's revision, again
 /// from a fresh state whenever another writer committed in between.
 pub(crate) async fn write<T>(
-    store: &dyn Store,
+    admin: &AdminState,
     mut plan: impl FnMut(&tlsedge_store::State) -> Result<(Vec<Op>, T), ApiError>,
 ) -> Result<(Revision, T), ApiError> {
+    let _serial = admin.writes.lock().await;
+    let store = &*admin.store;
     for _ in 0..COMMIT_ATTEMPTS {
         let state = store.state();
         let (ops, out) = plan(&state)?;
@@ -76,6 +102,7 @@ pub fn app(state: Arc<AdminState>) -> Router {
     let api = Router::new()
         .merge(certificates::routes())
         .merge(domains::routes())
+        .route("/csrs", axum::routing::post(csr::create))
         .route("/nodes", get(nodes))
         .route("/openapi.json", get(openapi::document))
         .fallback(not_found)
@@ -145,4 +172,13 @@ pub(crate) fn body_error(e: axum::extract::rejection::BytesRejection) -> ApiErro
             format!("cannot read the request body: {e}"),
         )
     }
+}
+
+/// A query string that does not parse (`?expiring_within_days=soon`), as the contract's
+/// `InvalidRequest` rather than axum's plain-text 400.
+pub(crate) fn query_error(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("invalid query string: {}", e.body_text()),
+    )
 }

@@ -4,6 +4,7 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use crate::certificates::{DeployRequest, ReplaceRequest, UploadRequest};
+use crate::csr::CsrRequest;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,12 +15,12 @@ use crate::certificates::{DeployRequest, ReplaceRequest, UploadRequest};
         tlsedge_model::DomainConfig, tlsedge_model::Origin, tlsedge_model::OriginProtocol, tlsedge_model::Priority,
         tlsedge_model::HttpsConfig, tlsedge_model::Hsts, tlsedge_model::ForceRedirect, tlsedge_model::TlsVersion,
         tlsedge_model::CertificateInfo, tlsedge_model::CertificateMeta, tlsedge_model::CertStatus, tlsedge_model::ErrorCode,
-        UploadRequest, ReplaceRequest, DeployRequest,
+        UploadRequest, ReplaceRequest, DeployRequest, CsrRequest,
     )),
     paths(
         upload_certificate, list_certificates, get_certificate, replace_certificate, delete_certificate,
         certificate_domains, deploy_certificate, certificate_stats,
-        create_domain, list_domains, get_domain, replace_domain, delete_domain, get_https, set_https, nodes,
+        create_csr, create_domain, list_domains, get_domain, replace_domain, delete_domain, get_https, set_https, nodes,
     ),
     modifiers(&Bearer),
 )]
@@ -131,3 +132,9 @@ fn set_https() {}
 #[utoipa::path(get, path = "/api/v1/nodes", responses((status = 200, description = "{\"revision\", \"nodes\": [{\"name\", \"applied_revision\", \"last_seen\"}]}")))]
 #[allow(dead_code)]
 fn nodes() {}
+
+#[utoipa::path(post, path = "/api/v1/csrs", request_body = CsrRequest,
+    responses((status = 201, description = "{\"name\", \"csr_pem\"}: the key stays on the server; PUT /api/v1/certificates/{name} with the signed cert_pem (no key_pem) completes it"),
+              (status = 409, description = "AlreadyExists")))]
+#[allow(dead_code)]
+fn create_csr() {}

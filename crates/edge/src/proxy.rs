@@ -53,12 +53,19 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// Appends `item` to the list header `name`. Several field lines of it are one list (RFC 9110
+/// §5.3), so all of them are joined in order first: none is dropped.
 fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
-    let v = match headers.get(name).and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.is_empty() => format!("{prev}, {item}"),
-        _ => item.to_owned(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&v) {
+    let mut list: Vec<&str> = headers
+        .get_all(name)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .collect();
+    list.push(item);
+    let joined = list.join(", ");
+    if let Ok(v) = HeaderValue::from_str(&joined) {
         headers.insert(name.clone(), v);
     }
 }
@@ -317,5 +324,18 @@ mod tests {
         append_list(&mut h, &X_FORWARDED_FOR, "1.2.3.4");
         append_list(&mut h, &X_FORWARDED_FOR, "5.6.7.8");
         assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4, 5.6.7.8");
+    }
+
+    #[test]
+    fn every_field_line_of_a_list_is_kept() {
+        let mut h = HeaderMap::new();
+        h.append(&X_FORWARDED_FOR, HeaderValue::from_static("1.1.1.1"));
+        h.append(
+            &X_FORWARDED_FOR,
+            HeaderValue::from_static("2.2.2.2, 3.3.3.3"),
+        );
+        append_list(&mut h, &X_FORWARDED_FOR, "9.9.9.9");
+        assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
+        assert_eq!(h[&X_FORWARDED_FOR], "1.1.1.1, 2.2.2.2, 3.3.3.3, 9.9.9.9");
     }
 }
