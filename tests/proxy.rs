@@ -1122,3 +1122,25 @@ async fn origin_connections_are_reused() {
         "{conns} origin connections for 20 sequential requests: keep-alive not reused"
     );
 }
+
+/// The edge is no forward proxy: CONNECT gets 405 and the origin sees nothing.
+#[tokio::test]
+async fn connect_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = Node::start("");
+    let origin = Origin::http(echo("connect")).await;
+    node.api().add_domain("c.example.test", origin.addr).await;
+    node.api().wait_applied().await;
+    let mut tcp = tokio::net::TcpStream::connect(node.http).await.unwrap();
+    tcp.write_all(b"CONNECT c.example.test:80 HTTP/1.1\r\nHost: c.example.test:80\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(10), tcp.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]);
+    assert!(head.starts_with("HTTP/1.1 405"), "{head}");
+    assert!(origin.seen().is_empty());
+}

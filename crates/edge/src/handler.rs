@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use http::header::{CONTENT_TYPE, HOST, LOCATION, STRICT_TRANSPORT_SECURITY};
-use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http::{HeaderValue, Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use tlsedge_model::ForceRedirect;
 
@@ -34,6 +34,13 @@ pub(crate) async fn handle(
         }
     } else {
         m.requests_http.fetch_add(1, Relaxed);
+    }
+    if req.method() == Method::CONNECT {
+        // An edge is no forward proxy: tunnels would bypass every domain's policy.
+        return Ok(text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "CONNECT is not supported\n",
+        ));
     }
     let snapshot = conn.edge.snapshot();
     let Some(host) = request_host(&req) else {
