@@ -68,72 +68,7 @@ impl Node {
 
     /// Starts a node on the data folder `dir` (kept by the caller), e.g. to restart one.
     pub fn start_in(dir: &Path, extra: &str) -> Node {
-        let config = dir.join("tlsedge.toml");
-        let text = format!(
-            "[listen]\nhttp = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n\
-             [store]\npath = \"{d}/tlsedge.db\"\n\n[secrets]\nmaster_key_file = \"{d}/master.key\"\n\n\
-             [admin]\ntoken_file = \"{d}/admin.token\"\n\n{extra}\n",
-            d = dir.display()
-        );
-        std::fs::write(&config, text).unwrap();
-        let mut child = Command::new(BIN)
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let err_pipe = child.stderr.take().unwrap();
-        let log = stderr.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
-                let mut l = log.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(out).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
-            }
-            for _ in lines {}
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) => l,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("node did not start; log:\n{}", stderr.lock().unwrap());
-            }
-        };
-        let addrs: HashMap<&str, SocketAddr> = line
-            .strip_prefix("tlsedge listening ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .split(' ')
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap();
-                (k, v.parse().unwrap())
-            })
-            .collect();
-        let token = std::fs::read_to_string(dir.join("admin.token"))
-            .unwrap()
-            .trim()
-            .to_owned();
-        Node {
-            child,
-            dir: dir.to_path_buf(),
-            _tmp: None,
-            http: addrs["http"],
-            https: addrs["https"],
-            admin: addrs["admin"],
-            token,
-            stderr,
-        }
+        Node::start_config(dir, &config_text(dir, "", extra))
     }
 
     /// Everything the node logged so far.
@@ -179,6 +114,17 @@ impl Node {
     pub fn http_url(&self, host: &str, path: &str) -> String {
         format!("http://{host}:{}{path}", self.http.port())
     }
+}
+
+/// A node config on loopback port 0 with its files in `dir`; `listen_extra` goes into
+/// `[listen]`, `extra` at the end.
+pub fn config_text(dir: &Path, listen_extra: &str, extra: &str) -> String {
+    format!(
+        "[listen]\nhttp = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n{listen_extra}\n\n\
+         [store]\npath = \"{d}/tlsedge.db\"\n\n[secrets]\nmaster_key_file = \"{d}/master.key\"\n\n\
+         [admin]\ntoken_file = \"{d}/admin.token\"\n\n{extra}\n",
+        d = dir.display()
+    )
 }
 
 impl Drop for Node {
@@ -864,14 +810,7 @@ impl Node {
     pub fn start_with_listen(listen_extra: &str, extra: &str) -> Node {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let text = format!(
-            "[listen]\nhttp = \"127.0.0.1:0\"\nhttps = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\
-             {listen_extra}\n\n\
-             [store]\npath = \"{d}/tlsedge.db\"\n\n[secrets]\nmaster_key_file = \"{d}/master.key\"\n\n\
-             [admin]\ntoken_file = \"{d}/admin.token\"\n\n{extra}\n",
-            d = dir.display()
-        );
-        let mut n = Node::start_config(&dir, &text);
+        let mut n = Node::start_config(&dir, &config_text(&dir, listen_extra, extra));
         n._tmp = Some(tmp);
         n
     }

@@ -195,15 +195,10 @@ pub(crate) async fn forward(
         };
         let key: PoolKey = (idx, use_tls);
         // Reuse an idle connection; one that turns out dead hands the request back untouched.
-        while let Some(mut tx) = domain.pool.checkout(key) {
-            match send(&mut tx, req, settings.origin_response_timeout).await {
-                Sent::Answered(resp) => {
-                    domain.pool.give_back(key, tx);
-                    return respond(resp, &via);
-                }
-                Sent::Unsent(r) => req = r,
-                Sent::Failed(e) => return origin_failed(conn, &e),
-                Sent::TimedOut => return origin_timeout(conn),
+        while let Some(tx) = domain.pool.checkout(key) {
+            match exchange(conn, domain, key, tx, req, &via).await {
+                Ok(resp) => return resp,
+                Err(r) => req = r,
             }
         }
         let port = if use_tls {
@@ -222,13 +217,8 @@ pub(crate) async fn forward(
             }
             _ => None,
         };
-        let mut tx = match pool::connect(
-            &origin.address,
-            port,
-            tls,
-            settings.origin_connect_timeout,
-        )
-        .await
+        let tx = match pool::connect(&origin.address, port, tls, settings.origin_connect_timeout)
+            .await
         {
             Ok(tx) => tx,
             Err(e) => {
@@ -245,14 +235,9 @@ pub(crate) async fn forward(
         if let Some(d) = domain.down_until.get(idx) {
             d.store(0, Relaxed);
         }
-        match send(&mut tx, req, settings.origin_response_timeout).await {
-            Sent::Answered(resp) => {
-                domain.pool.give_back(key, tx);
-                return respond(resp, &via);
-            }
-            Sent::Unsent(r) => req = r,
-            Sent::Failed(e) => return origin_failed(conn, &e),
-            Sent::TimedOut => return origin_timeout(conn),
+        match exchange(conn, domain, key, tx, req, &via).await {
+            Ok(resp) => return resp,
+            Err(r) => req = r,
         }
     }
     if saw_timeout {
@@ -260,6 +245,28 @@ pub(crate) async fn forward(
     } else {
         metrics.origin_errors.fetch_add(1, Relaxed);
         text(StatusCode::BAD_GATEWAY, "no origin could be reached\n")
+    }
+}
+
+/// One request on one origin connection: the answer for the client (the origin's response, or
+/// 502/504 once the request has left), or the request back untouched when the connection
+/// turned out unusable before sending, so the caller can try another.
+async fn exchange(
+    conn: &ConnInfo,
+    domain: &Arc<DomainRuntime>,
+    key: PoolKey,
+    mut tx: SendRequest<Incoming>,
+    req: Request<Incoming>,
+    via: &str,
+) -> Result<Response<EdgeBody>, Request<Incoming>> {
+    match send(&mut tx, req, conn.edge.settings().origin_response_timeout).await {
+        Sent::Answered(resp) => {
+            domain.pool.give_back(key, tx);
+            Ok(respond(resp, via))
+        }
+        Sent::Unsent(r) => Err(r),
+        Sent::Failed(e) => Ok(origin_failed(conn, &e)),
+        Sent::TimedOut => Ok(origin_timeout(conn)),
     }
 }
 
