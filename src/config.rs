@@ -275,3 +275,49 @@ impl Config {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        let cfg: Config = toml::from_str(text)?;
+        cfg.check()?;
+        Ok(cfg)
+    }
+
+    #[test]
+    fn an_empty_file_gives_the_contract_defaults() {
+        let cfg = parse("").unwrap();
+        assert_eq!(cfg.listen.http, "0.0.0.0:80");
+        assert_eq!(cfg.listen.https, "0.0.0.0:443");
+        assert_eq!(cfg.listen.admin, "127.0.0.1:9180");
+        assert_eq!(cfg.store.backend, "sqlite");
+        assert_eq!(cfg.store.path, PathBuf::from("data/tlsedge.db"));
+        assert_eq!(cfg.secrets.master_key_file, PathBuf::from("data/master.key"));
+        assert_eq!(cfg.admin.token_file, PathBuf::from("data/admin.token"));
+        assert_eq!(cfg.node.name, "edge-1");
+        assert!(cfg.tls.session_resumption);
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_key_named() {
+        for (text, needle) in [
+            ("[listen]\nhttp = \"nowhere\"\n", "listen.http"),
+            ("[store]\nbackend = \"mysql\"\n", "store.backend"),
+            ("[timeouts]\norigin_connect_secs = -1\n", "origin_connect_secs"),
+            ("[listen]\nbogus = 1\n", "bogus"),
+            ("[node]\nname = \"\"\n", "node.name"),
+            ("[limits]\nmax_header_bytes = 100\n", "max_header_bytes"),
+        ] {
+            let err = parse(text).unwrap_err().to_string();
+            assert!(err.contains(needle), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn empty_listen_addresses_disable_listeners() {
+        let cfg = parse("[listen]\nhttp = \"\"\nadmin = \"\"\n").unwrap();
+        assert!(cfg.listen.http.is_empty() && cfg.listen.admin.is_empty());
+    }
+}
