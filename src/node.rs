@@ -145,12 +145,16 @@ pub async fn run(
         let token = tlsedge_admin::load_or_create_token(&cfg.admin.token_file)
             .with_context(|| format!("admin token file {}", cfg.admin.token_file.display()))?;
         let edge_for_metrics = edge.clone();
+        let edge_for_usage = edge.clone();
         let state = Arc::new(AdminState::new(
             store.clone(),
             master.clone(),
             token,
             cfg.admin.max_body_bytes,
             Arc::new(move |out: &mut String| edge_for_metrics.metrics().render(out)),
+            Arc::new(move |domain: &str, from: i64, to: i64| {
+                edge_for_usage.usage(domain, from, to)
+            }),
         ));
         let app = tlsedge_admin::app(state);
         let sd = shutdown.clone();

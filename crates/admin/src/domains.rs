@@ -21,6 +21,7 @@ pub(crate) fn routes() -> Router<Arc<AdminState>> {
         .route("/domains", post(create).get(list))
         .route("/domains/{name}", get(show).put(replace).delete(delete))
         .route("/domains/{name}/https", get(show_https).put(set_https))
+        .route("/domains/{name}/usage", get(usage))
 }
 
 fn lookup_name(s: &str) -> Result<DomainName, ApiError> {
@@ -333,4 +334,77 @@ async fn set_https(
     .await?;
     tracing::info!(domain = %name, "HTTPS settings changed");
     Ok(Json(view))
+}
+
+#[derive(serde::Deserialize)]
+pub(crate) struct UsageQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn rfc3339(
+    field: &str,
+    v: Option<&str>,
+    default: OffsetDateTime,
+) -> Result<OffsetDateTime, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(s) => OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("{field} is not an RFC 3339 time: {e}"),
+                )
+                .field(field)
+            }),
+    }
+}
+
+fn stamp(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Requests and bytes of one domain, per minute, as this node counted them. Default window: the
+/// last 24 hours. Only minutes with traffic are listed.
+async fn usage(
+    State(s): State<Arc<AdminState>>,
+    Path(name): Path<String>,
+    q: Result<axum::extract::Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let name = lookup_name(&name)?;
+    let axum::extract::Query(q) = q.map_err(crate::query_error)?;
+    get_domain(&s.store.state(), &name)?;
+    let now = OffsetDateTime::now_utc();
+    let to = rfc3339("to", q.to.as_deref(), now)?;
+    let from = rfc3339("from", q.from.as_deref(), to - time::Duration::hours(24))?;
+    if from >= to {
+        return Err(
+            ApiError::new(ErrorCode::InvalidRequest, "from must be before to").field("from"),
+        );
+    }
+    let minutes = (s.usage)(name.as_str(), from.unix_timestamp(), to.unix_timestamp());
+    let mut total = tlsedge_model::MinuteUsage::default();
+    let list: Vec<serde_json::Value> = minutes
+        .iter()
+        .map(|m| {
+            total.add(m);
+            let start = OffsetDateTime::from_unix_timestamp(m.minute as i64 * 60)
+                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+            serde_json::json!({
+                "start": stamp(start),
+                "requests": {"http": m.http, "https": m.https, "http2": m.http2},
+                "bytes_sent": m.bytes_sent,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({
+        "domain": name,
+        "from": stamp(from),
+        "to": stamp(to),
+        "requests": {"http": total.http, "https": total.https, "http2": total.http2},
+        "bytes_sent": total.bytes_sent,
+        "cache": {"hit": 0, "miss": 0},
+        "minutes": list,
+    })))
 }

@@ -31,6 +31,9 @@ pub use error::{status_of, ApiError};
 /// Renders extra Prometheus text (the data plane's counters) for `/metrics`.
 pub type MetricsFn = Arc<dyn Fn(&mut String) + Send + Sync>;
 
+/// Reads the data plane's per-minute counters of a domain between two Unix times.
+pub type UsageFn = Arc<dyn Fn(&str, i64, i64) -> Vec<tlsedge_model::MinuteUsage> + Send + Sync>;
+
 /// What the handlers share.
 pub struct AdminState {
     /// The configuration store.
@@ -43,6 +46,8 @@ pub struct AdminState {
     pub max_body_bytes: usize,
     /// The data plane's counters.
     pub metrics: MetricsFn,
+    /// The data plane's per-domain usage counters.
+    pub usage: UsageFn,
     /// Serialises this node's writes, so concurrent requests queue instead of racing each other
     /// into commit conflicts; conflicts then only come from other nodes sharing the store.
     writes: tokio::sync::Mutex<()>,
@@ -56,6 +61,7 @@ impl AdminState {
         token: String,
         max_body_bytes: usize,
         metrics: MetricsFn,
+        usage: UsageFn,
     ) -> Self {
         Self {
             store,
@@ -63,6 +69,7 @@ impl AdminState {
             token,
             max_body_bytes,
             metrics,
+            usage,
             writes: tokio::sync::Mutex::new(()),
         }
     }

@@ -20,7 +20,7 @@ use crate::csr::CsrRequest;
     paths(
         upload_certificate, list_certificates, get_certificate, replace_certificate, delete_certificate,
         certificate_domains, deploy_certificate, certificate_stats,
-        create_csr, create_domain, list_domains, get_domain, replace_domain, delete_domain, get_https, set_https, nodes,
+        create_csr, create_domain, list_domains, get_domain, replace_domain, delete_domain, get_https, set_https, domain_usage, nodes,
     ),
     modifiers(&Bearer),
 )]
@@ -138,3 +138,9 @@ fn nodes() {}
               (status = 409, description = "AlreadyExists")))]
 #[allow(dead_code)]
 fn create_csr() {}
+
+#[utoipa::path(get, path = "/api/v1/domains/{name}/usage", params(("name" = String, Path), ("from" = Option<String>, Query, description = "RFC 3339; default: `to` minus 24 hours"), ("to" = Option<String>, Query, description = "RFC 3339; default: now")),
+    responses((status = 200, description = "{\"domain\", \"from\", \"to\", \"requests\": {\"http\", \"https\", \"http2\"}, \"bytes_sent\" (response body bytes), \"cache\": {\"hit\", \"miss\"}, \"minutes\": [{\"start\", \"requests\", \"bytes_sent\"}] (minutes with traffic, counted by this node)}"),
+              (status = 404, description = "NotFound")))]
+#[allow(dead_code)]
+fn domain_usage() {}

@@ -52,6 +52,9 @@ pub(crate) async fn handle(
     let Some(domain) = snapshot.lookup(&host).cloned() else {
         return Ok(text(StatusCode::NOT_FOUND, "unknown host\n"));
     };
+    domain
+        .usage
+        .request(conn.tls.is_some(), req.version() == Version::HTTP_2);
     let https = &domain.config.https;
     let settings = conn.edge.settings();
     let mut resp = if let Some(sni) = &conn.tls {
@@ -98,6 +101,7 @@ pub(crate) async fn handle(
                 .insert(STRICT_TRANSPORT_SECURITY, h.clone());
         }
     }
+    let resp = resp.map(|b| b.metered(domain.usage.clone()));
     Ok(resp)
 }
 

@@ -18,6 +18,7 @@ mod proxy;
 mod server;
 mod snapshot;
 mod tls;
+mod usage;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +88,7 @@ pub struct Edge {
     settings: EdgeSettings,
     tls: tls::TlsFactory,
     metrics: Metrics,
+    usage: usage::UsageRegistry,
 }
 
 /// Why the data plane could not start or take a configuration.
@@ -115,6 +117,7 @@ impl Edge {
             settings,
             tls,
             metrics: Metrics::default(),
+            usage: usage::UsageRegistry::default(),
         }))
     }
 
@@ -131,7 +134,25 @@ impl Edge {
     /// Builds the runtime form of one domain: its TLS config, HSTS header and origin client.
     /// Called when a domain or its certificate changes, never per connection.
     pub fn build_domain(&self, input: DomainInput) -> Result<Arc<DomainRuntime>, EdgeError> {
-        DomainRuntime::build(input, &self.tls, &self.settings).map(Arc::new)
+        let usage = self.usage.of(input.config.name.as_str());
+        DomainRuntime::build(input, &self.tls, &self.settings, usage).map(Arc::new)
+    }
+
+    /// The minutes with traffic of `domain` between two Unix times (`[from, to)`, whole
+    /// minutes), counted by this node.
+    pub fn usage(
+        &self,
+        domain: &str,
+        from_unix: i64,
+        to_unix: i64,
+    ) -> Vec<tlsedge_model::MinuteUsage> {
+        // Every minute that overlaps the window: `to` rounds up, so "now" includes this minute.
+        let minute = |t: i64| u64::try_from(t).unwrap_or(0) / 60;
+        self.usage.report(
+            domain,
+            minute(from_unix),
+            minute(to_unix.saturating_add(59)),
+        )
     }
 
     /// The counters, for `/metrics`.

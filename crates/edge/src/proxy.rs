@@ -298,7 +298,7 @@ fn respond(resp: Response<Incoming>, via: &str) -> Response<EdgeBody> {
     strip_hop_by_hop(&mut parts.headers);
     append_list(&mut parts.headers, &header::VIA, via);
     parts.version = Version::HTTP_11;
-    Response::from_parts(parts, EdgeBody::Origin(body))
+    Response::from_parts(parts, EdgeBody::origin(body))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use tlsedge_model::{DomainConfig, DomainName, OriginProtocol};
 
 use crate::pool::Pool;
 use crate::tls::TlsFactory;
+use crate::usage::DomainUsage;
 use crate::{EdgeError, EdgeSettings};
 
 /// What the data plane needs to serve one domain: its validated configuration and, when HTTPS
@@ -34,6 +35,8 @@ pub struct DomainRuntime {
     pub(crate) origin_tls: Option<Arc<ClientConfig>>,
     /// Idle origin connections of this domain.
     pub(crate) pool: Arc<Pool>,
+    /// Requests and bytes of this domain, kept across configuration changes.
+    pub(crate) usage: Arc<DomainUsage>,
     /// Per origin: until when (ms since the pool's epoch) it is considered down after a failed
     /// connect, so failover does not wait on a dead primary for every request.
     pub(crate) down_until: Vec<AtomicU64>,
@@ -44,6 +47,7 @@ impl DomainRuntime {
         input: DomainInput,
         tls: &TlsFactory,
         settings: &EdgeSettings,
+        usage: Arc<DomainUsage>,
     ) -> Result<Self, EdgeError> {
         let cfg = input.config;
         let server = match (&input.cert, cfg.https.enabled) {
@@ -78,6 +82,7 @@ impl DomainRuntime {
                 settings.origin_idle_timeout,
             )),
             down_until,
+            usage,
             config: cfg,
         })
     }

@@ -9,6 +9,7 @@ mod certificate;
 mod domain;
 mod error;
 mod names;
+mod usage;
 
 pub use certificate::{CertStatus, CertificateInfo, CertificateMeta, SealedKey, StoredCertificate};
 pub use domain::{
@@ -16,3 +17,4 @@ pub use domain::{
 };
 pub use error::{ErrorCode, ValidationError};
 pub use names::{san_covers, CertName, DomainName};
+pub use usage::MinuteUsage;
