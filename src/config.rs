@@ -294,7 +294,10 @@ mod tests {
         assert_eq!(cfg.listen.admin, "127.0.0.1:9180");
         assert_eq!(cfg.store.backend, "sqlite");
         assert_eq!(cfg.store.path, PathBuf::from("data/tlsedge.db"));
-        assert_eq!(cfg.secrets.master_key_file, PathBuf::from("data/master.key"));
+        assert_eq!(
+            cfg.secrets.master_key_file,
+            PathBuf::from("data/master.key")
+        );
         assert_eq!(cfg.admin.token_file, PathBuf::from("data/admin.token"));
         assert_eq!(cfg.node.name, "edge-1");
         assert!(cfg.tls.session_resumption);
@@ -305,7 +308,10 @@ mod tests {
         for (text, needle) in [
             ("[listen]\nhttp = \"nowhere\"\n", "listen.http"),
             ("[store]\nbackend = \"mysql\"\n", "store.backend"),
-            ("[timeouts]\norigin_connect_secs = -1\n", "origin_connect_secs"),
+            (
+                "[timeouts]\norigin_connect_secs = -1\n",
+                "origin_connect_secs",
+            ),
             ("[listen]\nbogus = 1\n", "bogus"),
             ("[node]\nname = \"\"\n", "node.name"),
             ("[limits]\nmax_header_bytes = 100\n", "max_header_bytes"),
