@@ -1,5 +1,4 @@
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
@@ -15,7 +14,8 @@ use crate::{proxy, Edge};
 /// What a request handler knows about the connection it came on.
 pub(crate) struct ConnInfo {
     pub(crate) edge: Arc<Edge>,
-    pub(crate) peer: SocketAddr,
+    /// The client's address as an `X-Forwarded-For` entry, built once per connection.
+    pub(crate) client_ip: HeaderValue,
     /// For a TLS connection, the domain its handshake was made for.
     pub(crate) tls: Option<Arc<DomainRuntime>>,
 }

@@ -89,6 +89,8 @@ pub struct Edge {
     tls: tls::TlsFactory,
     metrics: Metrics,
     usage: usage::UsageRegistry,
+    /// `Via` values for HTTP/1.0, 1.1 and 2 clients, built once.
+    via: [http::HeaderValue; 3],
 }
 
 /// Why the data plane could not start or take a configuration.
@@ -112,12 +114,18 @@ impl Edge {
     /// A data plane with no domains.
     pub fn new(settings: EdgeSettings, tls: TlsSettings) -> Result<Arc<Self>, EdgeError> {
         let tls = tls::TlsFactory::new(tls)?;
+        let via_value = |v: &str| {
+            http::HeaderValue::from_str(&format!("{v} {}", settings.via_name))
+                .unwrap_or(http::HeaderValue::from_static("1.1 tlsedge"))
+        };
+        let via = [via_value("1.0"), via_value("1.1"), via_value("2")];
         Ok(Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             settings,
             tls,
             metrics: Metrics::default(),
             usage: usage::UsageRegistry::default(),
+            via,
         }))
     }
 
@@ -158,6 +166,15 @@ impl Edge {
     /// The counters, for `/metrics`.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The `Via` entry for a client request of HTTP version `v`.
+    pub(crate) fn via(&self, v: http::Version) -> &http::HeaderValue {
+        match v {
+            http::Version::HTTP_10 => &self.via[0],
+            http::Version::HTTP_2 => &self.via[2],
+            _ => &self.via[1],
+        }
     }
 
     /// The settings this edge runs with.

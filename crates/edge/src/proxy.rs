@@ -55,7 +55,13 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// Appends `item` to the list header `name`. Several field lines of it are one list (RFC 9110
 /// §5.3), so all of them are joined in order first: none is dropped.
-fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
+/// Appends `item` to a comma-separated list header, keeping every field line already there.
+/// Without one, the prebuilt value is inserted as it is (no formatting, no allocation).
+fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &HeaderValue) {
+    if !headers.contains_key(name) {
+        headers.insert(name.clone(), item.clone());
+        return;
+    }
     let mut list: Vec<&str> = headers
         .get_all(name)
         .iter()
@@ -63,18 +69,10 @@ fn append_list(headers: &mut HeaderMap, name: &HeaderName, item: &str) {
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .collect();
-    list.push(item);
+    list.push(item.to_str().unwrap_or_default());
     let joined = list.join(", ");
     if let Ok(v) = HeaderValue::from_str(&joined) {
         headers.insert(name.clone(), v);
-    }
-}
-
-fn via_version(v: Version) -> &'static str {
-    match v {
-        Version::HTTP_10 => "1.0",
-        Version::HTTP_2 => "2",
-        _ => "1.1",
     }
 }
 
@@ -169,23 +167,22 @@ pub(crate) async fn forward(
         None => client_host,
     };
     parts.headers.insert(header::HOST, host_header);
-    append_list(
-        &mut parts.headers,
-        &X_FORWARDED_FOR,
-        &conn.peer.ip().to_string(),
-    );
+    append_list(&mut parts.headers, &X_FORWARDED_FOR, &conn.client_ip);
     parts.headers.insert(
         X_FORWARDED_PROTO.clone(),
         HeaderValue::from_static(if conn.tls.is_some() { "https" } else { "http" }),
     );
-    let via = format!("{} {}", via_version(client_version), settings.via_name);
-    append_list(&mut parts.headers, &header::VIA, &via);
+    let via = conn.edge.via(client_version);
+    append_list(&mut parts.headers, &header::VIA, via);
     parts.version = Version::HTTP_11;
-    parts.uri = parts
-        .uri
-        .path_and_query()
-        .and_then(|pq| Uri::try_from(pq.as_str()).ok())
-        .unwrap_or_else(|| Uri::from_static("/"));
+    // Origin-form: the path and query, moved over without parsing them again.
+    let mut target = std::mem::take(&mut parts.uri).into_parts();
+    target.scheme = None;
+    target.authority = None;
+    if target.path_and_query.is_none() {
+        target.path_and_query = Some(http::uri::PathAndQuery::from_static("/"));
+    }
+    parts.uri = Uri::from_parts(target).unwrap_or_else(|_| Uri::from_static("/"));
     let mut req = Request::from_parts(parts, body);
 
     let mut saw_timeout = false;
@@ -196,7 +193,7 @@ pub(crate) async fn forward(
         let key: PoolKey = (idx, use_tls);
         // Reuse an idle connection; one that turns out dead hands the request back untouched.
         while let Some(tx) = domain.pool.checkout(key) {
-            match exchange(conn, domain, key, tx, req, &via).await {
+            match exchange(conn, domain, key, tx, req, via).await {
                 Ok(resp) => return resp,
                 Err(r) => req = r,
             }
@@ -235,7 +232,7 @@ pub(crate) async fn forward(
         if let Some(d) = domain.down_until.get(idx) {
             d.store(0, Relaxed);
         }
-        match exchange(conn, domain, key, tx, req, &via).await {
+        match exchange(conn, domain, key, tx, req, via).await {
             Ok(resp) => return resp,
             Err(r) => req = r,
         }
@@ -257,7 +254,7 @@ async fn exchange(
     key: PoolKey,
     mut tx: SendRequest<Incoming>,
     req: Request<Incoming>,
-    via: &str,
+    via: &HeaderValue,
 ) -> Result<Response<EdgeBody>, Request<Incoming>> {
     match send(&mut tx, req, conn.edge.settings().origin_response_timeout).await {
         Sent::Answered(resp) => {
@@ -293,7 +290,7 @@ fn origin_timeout(conn: &ConnInfo) -> Response<EdgeBody> {
     )
 }
 
-fn respond(resp: Response<Incoming>, via: &str) -> Response<EdgeBody> {
+fn respond(resp: Response<Incoming>, via: &HeaderValue) -> Response<EdgeBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     append_list(&mut parts.headers, &header::VIA, via);
@@ -328,8 +325,16 @@ mod tests {
     #[test]
     fn lists_are_appended() {
         let mut h = HeaderMap::new();
-        append_list(&mut h, &X_FORWARDED_FOR, "1.2.3.4");
-        append_list(&mut h, &X_FORWARDED_FOR, "5.6.7.8");
+        append_list(
+            &mut h,
+            &X_FORWARDED_FOR,
+            &HeaderValue::from_static("1.2.3.4"),
+        );
+        append_list(
+            &mut h,
+            &X_FORWARDED_FOR,
+            &HeaderValue::from_static("5.6.7.8"),
+        );
         assert_eq!(h[&X_FORWARDED_FOR], "1.2.3.4, 5.6.7.8");
     }
 
@@ -341,7 +346,11 @@ mod tests {
             &X_FORWARDED_FOR,
             HeaderValue::from_static("2.2.2.2, 3.3.3.3"),
         );
-        append_list(&mut h, &X_FORWARDED_FOR, "9.9.9.9");
+        append_list(
+            &mut h,
+            &X_FORWARDED_FOR,
+            &HeaderValue::from_static("9.9.9.9"),
+        );
         assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
         assert_eq!(h[&X_FORWARDED_FOR], "1.1.1.1, 2.2.2.2, 3.3.3.3, 9.9.9.9");
     }

@@ -145,7 +145,7 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
         async move {
             let info = Arc::new(ConnInfo {
                 edge: edge.clone(),
-                peer,
+                client_ip: client_ip(peer),
                 tls: None,
             });
             serve_conn(edge, tcp, info, false, watcher).await;
@@ -182,7 +182,7 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let info = Arc::new(ConnInfo {
                 edge: edge.clone(),
-                peer,
+                client_ip: client_ip(peer),
                 tls: Some(sni_domain),
             });
             serve_conn(edge, tls, info, h2, watcher).await;
@@ -225,4 +225,9 @@ async fn handshake(
     };
     let stream = start.into_stream(config).await?;
     Ok((stream, domain))
+}
+
+fn client_ip(peer: std::net::SocketAddr) -> http::HeaderValue {
+    http::HeaderValue::from_str(&peer.ip().to_string())
+        .unwrap_or(http::HeaderValue::from_static("unknown"))
 }
