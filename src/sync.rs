@@ -87,13 +87,43 @@ impl Follower {
 
     /// Builds a whole snapshot from `state`.
     pub fn load_all(&self, state: &State) {
-        let changes: Vec<_> = state
-            .domains
-            .iter()
-            .map(|(n, cfg)| (n.clone(), self.runtime(state, cfg)))
-            .collect();
+        let domains: Vec<&Arc<DomainConfig>> = state.domains.values().collect();
+        let changes = self.build_many(state, &domains);
         let snap = tlsedge_edge::Snapshot::default().with_changes(state.revision, changes);
         self.edge.publish(snap);
+    }
+
+    /// Builds the runtimes of `domains` on every core: opening and parsing keys is the cost
+    /// of a start with many certificates, and each domain is independent.
+    fn build_many(
+        &self,
+        state: &State,
+        domains: &[&Arc<DomainConfig>],
+    ) -> Vec<(DomainName, Option<Arc<DomainRuntime>>)> {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads == 1 || domains.len() < 256 {
+            return domains
+                .iter()
+                .map(|cfg| (cfg.name.clone(), self.runtime(state, cfg)))
+                .collect();
+        }
+        let chunk = domains.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = domains
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|cfg| (cfg.name.clone(), self.runtime(state, cfg)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     /// Applies what changed between the published snapshot and `state`.
@@ -129,16 +159,19 @@ impl Follower {
         }
         domains.sort();
         domains.dedup();
-        let changes: Vec<_> = domains
-            .into_iter()
-            .map(|n| {
-                let rt = state
-                    .domains
-                    .get(&n)
-                    .and_then(|cfg| self.runtime(state, cfg));
-                (n, rt)
-            })
+        // Domains still in the state are (re)built, on every core when there are many; the
+        // others were deleted.
+        let present: Vec<&Arc<DomainConfig>> = domains
+            .iter()
+            .filter_map(|n| state.domains.get(n))
             .collect();
+        let mut changes = self.build_many(state, &present);
+        changes.extend(
+            domains
+                .into_iter()
+                .filter(|n| !state.domains.contains_key(n))
+                .map(|n| (n, None)),
+        );
         self.edge
             .publish(current.with_changes(state.revision, changes));
     }
@@ -174,5 +207,82 @@ async fn report(store: &dyn Store, node: &str, revision: u64) {
     };
     if let Err(e) = store.report_node(status).await {
         tracing::warn!(error = %e, "cannot report node status");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tlsedge_edge::{EdgeSettings, TlsSettings};
+    use tlsedge_store::Op;
+
+    /// A state with `n` HTTPS domains sharing one wildcard certificate.
+    fn state(master: &MasterKey, n: usize) -> State {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["*.many.test".to_owned()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        let v = tlsedge_certs::validate_upload(
+            &cert.pem(),
+            &key.serialize_pem(),
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let name = CertName::parse("many").unwrap();
+        let stored = StoredCertificate {
+            name: name.clone(),
+            cert_pem: v.cert_pem,
+            key: master.seal(&name, &v.key).unwrap(),
+            meta: Some(v.meta),
+            private_to: None,
+            csr_pem: None,
+        };
+        let mut ops = vec![Op::PutCertificate(stored)];
+        for i in 0..n {
+            let mut d: DomainConfig = serde_json::from_value(serde_json::json!({
+                "name": format!("d{i}.many.test"), "origins": [{"address": "127.0.0.1"}],
+                "https": {"enabled": true, "certificate": "many"}
+            }))
+            .unwrap();
+            d.validate().unwrap();
+            ops.push(Op::PutDomain(d));
+        }
+        State::default().apply(1, &ops)
+    }
+
+    #[test]
+    fn many_domains_load_in_parallel_and_changes_apply_incrementally() {
+        let master = Arc::new(MasterKey::generate().unwrap());
+        let edge = Edge::new(EdgeSettings::default(), TlsSettings::default()).unwrap();
+        let follower = Follower::new(edge.clone(), master.clone());
+        let st = state(&master, 600);
+        follower.load_all(&st);
+        let snap = edge.snapshot();
+        assert_eq!(snap.len(), 600);
+        assert_eq!(snap.revision(), 1);
+        assert!((0..600).all(|i| snap
+            .lookup(&format!("d{i}.many.test"))
+            .is_some_and(|d| d.serves_tls())));
+
+        // Deleting one domain and disabling another touches only those two.
+        let gone = DomainName::parse("d0.many.test").unwrap();
+        let mut off = (**st
+            .domains
+            .get(&DomainName::parse("d1.many.test").unwrap())
+            .unwrap())
+        .clone();
+        off.https.enabled = false;
+        let before = snap.lookup("d2.many.test").unwrap().clone();
+        let st2 = st.apply(2, &[Op::DeleteDomain(gone), Op::PutDomain(off)]);
+        follower.apply(&st2);
+        let snap = edge.snapshot();
+        assert_eq!(snap.len(), 599);
+        assert!(snap.lookup("d0.many.test").is_none());
+        assert!(!snap.lookup("d1.many.test").unwrap().serves_tls());
+        assert!(
+            Arc::ptr_eq(&before, snap.lookup("d2.many.test").unwrap()),
+            "an untouched domain was rebuilt"
+        );
     }
 }
