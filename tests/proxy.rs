@@ -1104,6 +1104,11 @@ async fn sigterm_finishes_in_flight_requests_and_refuses_new_ones() {
 async fn origin_connections_are_reused() {
     let node = Node::start("");
     let origin = test_origin(|req: Request<Incoming>| async move {
+        if req.uri().path() == "/empty" {
+            let mut r = Response::new(full(String::new()));
+            *r.status_mut() = http::StatusCode::NO_CONTENT;
+            return r;
+        }
         Response::new(full(format!("ka {}", req.uri())))
     })
     .await;
@@ -1115,11 +1120,26 @@ async fn origin_connections_are_reused() {
         let (s, _, body) = get(&client, &node.http_url("ka.test", &format!("/{i}"))).await;
         assert_eq!((s, body), (200, format!("ka /{i}")));
     }
-    assert_eq!(origin.requests.load(SeqCst), 20);
+    // Answers without a body (HEAD, 204) free their connection too.
+    for i in 0..10 {
+        let r = client
+            .head(node.http_url("ka.test", &format!("/h{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = client
+            .get(node.http_url("ka.test", "/empty"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 204);
+    }
+    assert_eq!(origin.requests.load(SeqCst), 40);
     let conns = origin.conns.load(SeqCst);
     assert!(
         conns <= 5,
-        "{conns} origin connections for 20 sequential requests: keep-alive not reused"
+        "{conns} origin connections for 40 sequential requests: keep-alive not reused"
     );
 }
 

@@ -6,6 +6,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::pool::Returning;
 use crate::usage::DomainUsage;
 
 /// A response body: either a short one the edge writes itself, or the origin's, streamed frame
@@ -14,6 +15,8 @@ use crate::usage::DomainUsage;
 pub(crate) struct EdgeBody {
     inner: Inner,
     usage: Option<Arc<DomainUsage>>,
+    /// The origin connection the body comes from, pooled again at its end.
+    returning: Option<Returning>,
 }
 
 enum Inner {
@@ -26,6 +29,7 @@ impl EdgeBody {
         Self {
             inner: Inner::Full(Some(Bytes::from_static(s.as_bytes()))),
             usage: None,
+            returning: None,
         }
     }
 
@@ -33,13 +37,23 @@ impl EdgeBody {
         Self {
             inner: Inner::Full(None),
             usage: None,
+            returning: None,
         }
     }
 
-    pub(crate) fn origin(body: Incoming) -> Self {
+    /// The origin's body; `conn` goes back to its pool once the body has been read.
+    pub(crate) fn origin(body: Incoming, conn: Returning) -> Self {
+        let returning = if body.is_end_stream() {
+            // No body (HEAD, 204, 304...): hyper will not poll it, so the connection is free now.
+            conn.done();
+            None
+        } else {
+            Some(conn)
+        };
         Self {
             inner: Inner::Origin(body),
             usage: None,
+            returning,
         }
     }
 
@@ -66,6 +80,16 @@ impl Body for EdgeBody {
         if let (Poll::Ready(Some(Ok(f))), Some(u)) = (&frame, &this.usage) {
             if let Some(d) = f.data_ref() {
                 u.sent(d.len() as u64);
+            }
+        }
+        let ended = match &frame {
+            Poll::Ready(None) => true,
+            Poll::Ready(Some(Ok(_))) => this.is_end_stream(),
+            _ => false,
+        };
+        if ended {
+            if let Some(r) = this.returning.take() {
+                r.done();
             }
         }
         frame

@@ -19,8 +19,8 @@ pub(crate) type PoolKey = (usize, bool);
 
 /// Keep-alive HTTP/1.1 connections to one domain's origins.
 ///
-/// A connection is checked out for one request and comes back when hyper says it is ready for
-/// the next one, i.e. after the response body has been read to the end. The lock is held only
+/// A connection is checked out for one request and comes back when its response body has been
+/// read to the end and hyper says it is ready for the next request. The lock is held only
 /// to push or pop a handle, never across I/O.
 pub(crate) struct Pool {
     idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
@@ -54,26 +54,50 @@ impl Pool {
         None
     }
 
-    /// Returns `tx` to the pool once its current exchange has finished.
+    /// Returns `tx` to the pool: at once when hyper already reports it ready (the usual case
+    /// when the response body has just been read to its end), else once it becomes ready.
     pub(crate) fn give_back(self: &Arc<Self>, key: PoolKey, mut tx: SendRequest<Incoming>) {
+        if tx.is_ready() {
+            self.push(key, tx);
+            return;
+        }
         let pool = Arc::downgrade(self);
         tokio::spawn(async move {
             if tx.ready().await.is_err() {
                 return;
             }
-            let Some(pool) = pool.upgrade() else { return };
-            let Ok(mut idle) = pool.idle.lock() else {
-                return;
-            };
-            let list = idle.entry(key).or_default();
-            list.retain(|i| !i.tx.is_closed());
-            if list.len() < pool.max_idle {
-                list.push(Idle {
-                    tx,
-                    since: Instant::now(),
-                });
+            if let Some(pool) = pool.upgrade() {
+                pool.push(key, tx);
             }
         });
+    }
+
+    fn push(&self, key: PoolKey, tx: SendRequest<Incoming>) {
+        let Ok(mut idle) = self.idle.lock() else {
+            return;
+        };
+        let list = idle.entry(key).or_default();
+        list.retain(|i| !i.tx.is_closed());
+        if list.len() < self.max_idle {
+            list.push(Idle {
+                tx,
+                since: Instant::now(),
+            });
+        }
+    }
+}
+
+/// An origin connection that goes back to its pool when the response body it carries has been
+/// read to the end (and is closed with the body when the client goes away before that).
+pub(crate) struct Returning {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) key: PoolKey,
+    pub(crate) tx: SendRequest<Incoming>,
+}
+
+impl Returning {
+    pub(crate) fn done(self) {
+        self.pool.give_back(self.key, self.tx);
     }
 }
 

@@ -11,7 +11,7 @@ use tlsedge_model::{OriginProtocol, Priority};
 
 use crate::body::EdgeBody;
 use crate::handler::{text, ConnInfo};
-use crate::pool::{self, ConnectError, PoolKey};
+use crate::pool::{self, ConnectError, PoolKey, Returning};
 use crate::snapshot::DomainRuntime;
 
 /// How long an origin whose connect failed is skipped (while another one can be tried).
@@ -258,8 +258,12 @@ async fn exchange(
 ) -> Result<Response<EdgeBody>, Request<Incoming>> {
     match send(&mut tx, req, conn.edge.settings().origin_response_timeout).await {
         Sent::Answered(resp) => {
-            domain.pool.give_back(key, tx);
-            Ok(respond(resp, via))
+            let conn = Returning {
+                pool: domain.pool.clone(),
+                key,
+                tx,
+            };
+            Ok(respond(resp, via, conn))
         }
         Sent::Unsent(r) => Err(r),
         Sent::Failed(e) => Ok(origin_failed(conn, &e)),
@@ -290,12 +294,12 @@ fn origin_timeout(conn: &ConnInfo) -> Response<EdgeBody> {
     )
 }
 
-fn respond(resp: Response<Incoming>, via: &HeaderValue) -> Response<EdgeBody> {
+fn respond(resp: Response<Incoming>, via: &HeaderValue, conn: Returning) -> Response<EdgeBody> {
     let (mut parts, body) = resp.into_parts();
     strip_hop_by_hop(&mut parts.headers);
     append_list(&mut parts.headers, &header::VIA, via);
     parts.version = Version::HTTP_11;
-    Response::from_parts(parts, EdgeBody::origin(body))
+    Response::from_parts(parts, EdgeBody::origin(body, conn))
 }
 
 #[cfg(test)]
