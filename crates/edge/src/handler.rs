@@ -79,7 +79,7 @@ pub(crate) async fn handle(
                 &req,
             )
         } else {
-            proxy::forward(&conn, &domain, &host, req).await
+            forward(&conn, &domain, &host, req).await
         }
     } else if https.enabled && https.force_redirect == ForceRedirect::HttpToHttps {
         redirect(
@@ -93,7 +93,7 @@ pub(crate) async fn handle(
     } else if https.enabled && https.force_redirect == ForceRedirect::DenyHttp {
         text(StatusCode::FORBIDDEN, "HTTPS is required for this host\n")
     } else {
-        proxy::forward(&conn, &domain, &host, req).await
+        forward(&conn, &domain, &host, req).await
     };
     if conn.tls.is_some() {
         if let Some(h) = &domain.hsts {
@@ -103,6 +103,17 @@ pub(crate) async fn handle(
     }
     let resp = resp.map(|b| b.metered(domain.usage.clone()));
     Ok(resp)
+}
+
+/// Proxies in a boxed future: a connection keeps its handler future allocated between requests,
+/// so the large proxy state (origin connect, TLS) lives only while a request runs.
+async fn forward(
+    conn: &ConnInfo,
+    domain: &Arc<DomainRuntime>,
+    host: &str,
+    req: Request<Incoming>,
+) -> Response<EdgeBody> {
+    Box::pin(proxy::forward(conn, domain, host, req)).await
 }
 
 /// The host a request is for, lowercase, without port or trailing dot: the URI authority (HTTP/2

@@ -1,4 +1,5 @@
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,32 +109,41 @@ where
 }
 
 /// Serves HTTP/1.1 (and HTTP/2 when ALPN chose it) on an accepted stream until it closes.
-async fn serve_conn<I>(edge: Arc<Edge>, io: I, info: Arc<ConnInfo>, h2: bool, watcher: Watcher)
+///
+/// The connection's future is built here and boxed, sized for its protocol only, so the task
+/// that holds an idle keep-alive connection carries nothing else.
+fn serve_conn<I>(
+    edge: &Edge,
+    io: I,
+    info: Arc<ConnInfo>,
+    h2: bool,
+    watcher: Watcher,
+) -> Pin<Box<dyn Future<Output = ()> + Send>>
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let s = edge.settings();
     let svc = service_fn(move |req: hyper::Request<Incoming>| handle(info.clone(), req));
-    let result = if h2 {
+    let done = |result: Result<(), hyper::Error>| {
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "client connection ended with an error");
+        }
+    };
+    if h2 {
         let mut b = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
         b.timer(TokioTimer::new())
             .max_concurrent_streams(s.max_concurrent_streams)
             .max_header_list_size(s.max_header_bytes.min(u32::MAX as usize) as u32);
-        watcher
-            .watch(b.serve_connection(TokioIo::new(io), svc))
-            .await
+        let conn = watcher.watch(b.serve_connection(TokioIo::new(io), svc));
+        Box::pin(async move { done(conn.await) })
     } else {
         let mut b = hyper::server::conn::http1::Builder::new();
         b.timer(TokioTimer::new())
             .header_read_timeout(s.client_header_timeout)
             .max_header_size(s.max_header_bytes)
             .max_buf_size(s.max_header_bytes.max(8192) + 8192);
-        watcher
-            .watch(b.serve_connection(TokioIo::new(io), svc))
-            .await
-    };
-    if let Err(e) = result {
-        tracing::debug!(error = %e, "client connection ended with an error");
+        let conn = watcher.watch(b.serve_connection(TokioIo::new(io), svc));
+        Box::pin(async move { done(conn.await) })
     }
 }
 
@@ -148,7 +158,7 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
                 client_ip: client_ip(peer),
                 tls: None,
             });
-            serve_conn(edge, tcp, info, false, watcher).await;
+            serve_conn(&edge, tcp, info, false, watcher).await;
             drop(open);
         }
     })
@@ -164,20 +174,20 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
         let edge = e.clone();
         async move {
             let timeout = edge.settings().handshake_timeout;
-            let (tls, sni_domain) = match tokio::time::timeout(timeout, handshake(&edge, tcp)).await
-            {
-                Ok(Ok(done)) => done,
-                Ok(Err(e)) => {
-                    edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let (tls, sni_domain) =
+                match tokio::time::timeout(timeout, Box::pin(handshake(&edge, tcp))).await {
+                    Ok(Ok(done)) => done,
+                    Ok(Err(e)) => {
+                        edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
             edge.metrics().handshakes.fetch_add(1, Relaxed);
             let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
             let info = Arc::new(ConnInfo {
@@ -185,7 +195,7 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
                 client_ip: client_ip(peer),
                 tls: Some(sni_domain),
             });
-            serve_conn(edge, tls, info, h2, watcher).await;
+            serve_conn(&edge, tls, info, h2, watcher).await;
             drop(open);
         }
     })
