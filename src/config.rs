@@ -26,7 +26,9 @@ pub struct Config {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Runtime {
-    /// Worker threads serving traffic; 0 means one per CPU core.
+    /// Data-plane threads, each a single-threaded runtime with its own `SO_REUSEPORT` listeners;
+    /// 0 means one per CPU core. The admin API and the store follower run on a thread of their
+    /// own.
     pub worker_threads: usize,
 }
 

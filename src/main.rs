@@ -68,21 +68,19 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    // `serve` reads its config before the runtime exists: the config sizes the runtime.
     let serve_config = match cli.command {
         Command::Serve => Some(config::Config::load_or_default(cli.config.as_deref())?),
         _ => None,
     };
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
-    builder.enable_all();
-    if let Some(n) = serve_config
-        .as_ref()
-        .map(|c| c.runtime.worker_threads)
-        .filter(|n| *n > 0)
-    {
-        builder.worker_threads(n);
-    }
+    // A node's traffic runs on its own data-plane threads (`[runtime] worker_threads`); this
+    // runtime only carries the control plane (admin API, store follower, signals).
+    let mut builder = if serve_config.is_some() {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
     let runtime = builder
+        .enable_all()
         .build()
         .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
     runtime.block_on(async move {

@@ -47,6 +47,36 @@ pub async fn shutdown_on_signal() {
     }
 }
 
+/// Binds `n` listening sockets to one address with `SO_REUSEPORT`, one per data-plane thread,
+/// so the kernel spreads new connections over the threads and no accept is shared. The first
+/// socket resolves port 0; the others take the same port.
+fn bind_per_thread(what: &str, addr: &str, n: usize) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    if addr.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut at: SocketAddr = addr
+        .parse()
+        .with_context(|| format!("listen.{what} = {addr:?}"))?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let bind = || -> std::io::Result<std::net::TcpListener> {
+            let socket = if at.is_ipv4() {
+                tokio::net::TcpSocket::new_v4()?
+            } else {
+                tokio::net::TcpSocket::new_v6()?
+            };
+            socket.set_reuseaddr(true)?;
+            socket.set_reuseport(true)?;
+            socket.bind(at)?;
+            socket.listen(4096)?.into_std()
+        };
+        let l = bind().with_context(|| format!("cannot listen on {what} address {at}"))?;
+        at = l.local_addr()?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
 async fn bind(what: &str, addr: &str) -> anyhow::Result<Option<TcpListener>> {
     if addr.is_empty() {
         return Ok(None);
@@ -77,12 +107,16 @@ pub async fn run(
             .with_context(|| format!("master key {}", cfg.secrets.master_key_file.display()))?,
     );
 
-    let http = bind("http", &cfg.listen.http).await?;
-    let https = bind("https", &cfg.listen.https).await?;
+    let threads = match cfg.runtime.worker_threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let mut http = bind_per_thread("http", &cfg.listen.http, threads)?;
+    let mut https = bind_per_thread("https", &cfg.listen.https, threads)?;
     let admin = bind("admin", &cfg.listen.admin).await?;
     let bound = Bound {
-        http: http.as_ref().and_then(|l| l.local_addr().ok()),
-        https: https.as_ref().and_then(|l| l.local_addr().ok()),
+        http: http.first().and_then(|l| l.local_addr().ok()),
+        https: https.first().and_then(|l| l.local_addr().ok()),
         admin: admin.as_ref().and_then(|l| l.local_addr().ok()),
     };
 
@@ -134,13 +168,20 @@ pub async fn run(
     ));
 
     let shutdown = Shutdown::default();
+    // The data plane: one single-threaded runtime per thread, each with its own listeners. A
+    // connection and everything it spawns (its requests, its origin connections) stay on the
+    // thread that accepted it: no work stealing, no cross-thread wake-ups on the hot path.
+    let mut data_plane = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let (h, s) = (http.pop(), https.pop());
+        let (edge, sd) = (edge.clone(), shutdown.clone());
+        let thread = std::thread::Builder::new()
+            .name(format!("tlsedge-edge-{i}"))
+            .spawn(move || serve_data_plane(edge, h, s, sd))
+            .context("cannot start a data-plane thread")?;
+        data_plane.push(thread);
+    }
     let mut tasks = tokio::task::JoinSet::new();
-    if let Some(l) = http {
-        tasks.spawn(tlsedge_edge::serve_http(edge.clone(), l, shutdown.clone()));
-    }
-    if let Some(l) = https {
-        tasks.spawn(tlsedge_edge::serve_https(edge.clone(), l, shutdown.clone()));
-    }
     if let Some(l) = admin {
         let token = tlsedge_admin::load_or_create_token(&cfg.admin.token_file)
             .with_context(|| format!("admin token file {}", cfg.admin.token_file.display()))?;
@@ -188,7 +229,51 @@ pub async fn run(
     tracing::info!("shutting down: no new connections; in-flight requests may finish");
     shutdown.trigger();
     let grace = edge.settings().shutdown_grace + Duration::from_secs(1);
-    let _ = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    let drained = async {
+        while tasks.join_next().await.is_some() {}
+        let _ = tokio::task::spawn_blocking(move || {
+            for t in data_plane {
+                let _ = t.join();
+            }
+        })
+        .await;
+    };
+    let _ = tokio::time::timeout(grace, drained).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// One data-plane thread: serves its HTTP and HTTPS listeners until shutdown and drains.
+fn serve_data_plane(
+    edge: Arc<Edge>,
+    http: Option<std::net::TcpListener>,
+    https: Option<std::net::TcpListener>,
+    shutdown: Shutdown,
+) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a data-plane runtime");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (listener, tls) in [(http, false), (https, true)] {
+            let Some(l) = listener else { continue };
+            match TcpListener::from_std(l) {
+                Ok(l) if tls => {
+                    tasks.spawn(tlsedge_edge::serve_https(edge.clone(), l, shutdown.clone()));
+                }
+                Ok(l) => {
+                    tasks.spawn(tlsedge_edge::serve_http(edge.clone(), l, shutdown.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "cannot serve a listener"),
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+    });
 }

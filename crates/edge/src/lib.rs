@@ -89,8 +89,16 @@ pub struct Edge {
     tls: tls::TlsFactory,
     metrics: Metrics,
     usage: usage::UsageRegistry,
+    /// Open client connections, per listener, shared by every data-plane thread.
+    limits: ConnectionLimits,
     /// `Via` values for HTTP/1.0, 1.1 and 2 clients, built once.
     via: [http::HeaderValue; 3],
+}
+
+/// `[limits] max_connections` of each listener, counted across all threads.
+struct ConnectionLimits {
+    http: Arc<tokio::sync::Semaphore>,
+    https: Arc<tokio::sync::Semaphore>,
 }
 
 /// Why the data plane could not start or take a configuration.
@@ -119,6 +127,10 @@ impl Edge {
                 .unwrap_or(http::HeaderValue::from_static("1.1 tlsedge"))
         };
         let via = [via_value("1.0"), via_value("1.1"), via_value("2")];
+        let limits = ConnectionLimits {
+            http: Arc::new(tokio::sync::Semaphore::new(settings.max_connections)),
+            https: Arc::new(tokio::sync::Semaphore::new(settings.max_connections)),
+        };
         Ok(Arc::new(Self {
             snapshot: ArcSwap::from_pointee(Snapshot::default()),
             settings,
@@ -126,6 +138,7 @@ impl Edge {
             metrics: Metrics::default(),
             usage: usage::UsageRegistry::default(),
             via,
+            limits,
         }))
     }
 

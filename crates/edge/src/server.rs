@@ -65,18 +65,18 @@ impl Drop for Open {
 
 /// The accept loop shared by both listeners: bounded by `max_connections`, stops on shutdown,
 /// then waits (bounded by the grace period) for the connections it started to finish.
-async fn accept_loop<F, Fut>(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown, serve: F)
-where
+async fn accept_loop<F, Fut>(
+    edge: Arc<Edge>,
+    listener: TcpListener,
+    limit: Arc<Semaphore>,
+    shutdown: Shutdown,
+    serve: F,
+) where
     F: Fn(TcpStream, std::net::SocketAddr, Open, Watcher) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
-    let limit = Arc::new(Semaphore::new(edge.settings().max_connections));
     loop {
-        let permit = tokio::select! {
-            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            _ = shutdown.wait() => break,
-        };
         let accepted = tokio::select! {
             r = listener.accept() => r,
             _ = shutdown.wait() => break,
@@ -89,6 +89,13 @@ where
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
+        };
+        // The limit is shared by every thread's listener. A thread at the limit holds the one
+        // connection it accepted and accepts no more until a slot frees; its other clients wait
+        // in the kernel's queue.
+        let permit = tokio::select! {
+            p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.wait() => break,
         };
         let _ = tcp.set_nodelay(true);
         tokio::spawn(serve(
@@ -150,18 +157,24 @@ where
 /// Runs the plain-HTTP listener until `shutdown`.
 pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
     let e = edge.clone();
-    accept_loop(edge, listener, shutdown, move |tcp, peer, open, watcher| {
-        let edge = e.clone();
-        async move {
-            let info = Arc::new(ConnInfo {
-                edge: edge.clone(),
-                client_ip: client_ip(peer),
-                tls: None,
-            });
-            serve_conn(&edge, tcp, info, false, watcher).await;
-            drop(open);
-        }
-    })
+    accept_loop(
+        edge,
+        listener,
+        e.limits.http.clone(),
+        shutdown,
+        move |tcp, peer, open, watcher| {
+            let edge = e.clone();
+            async move {
+                let info = Arc::new(ConnInfo {
+                    edge: edge.clone(),
+                    client_ip: client_ip(peer),
+                    tls: None,
+                });
+                serve_conn(&edge, tcp, info, false, watcher).await;
+                drop(open);
+            }
+        },
+    )
     .await;
 }
 
@@ -170,35 +183,41 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
 /// rustls continue; no SNI or an unknown name ends in a fatal alert.
 pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
     let e = edge.clone();
-    accept_loop(edge, listener, shutdown, move |tcp, peer, open, watcher| {
-        let edge = e.clone();
-        async move {
-            let timeout = edge.settings().handshake_timeout;
-            let (tls, sni_domain) =
-                match tokio::time::timeout(timeout, Box::pin(handshake(&edge, tcp))).await {
-                    Ok(Ok(done)) => done,
-                    Ok(Err(e)) => {
-                        edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
-                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
-                        tracing::debug!(%peer, "TLS handshake timed out");
-                        return;
-                    }
-                };
-            edge.metrics().handshakes.fetch_add(1, Relaxed);
-            let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-            let info = Arc::new(ConnInfo {
-                edge: edge.clone(),
-                client_ip: client_ip(peer),
-                tls: Some(sni_domain),
-            });
-            serve_conn(&edge, tls, info, h2, watcher).await;
-            drop(open);
-        }
-    })
+    accept_loop(
+        edge,
+        listener,
+        e.limits.https.clone(),
+        shutdown,
+        move |tcp, peer, open, watcher| {
+            let edge = e.clone();
+            async move {
+                let timeout = edge.settings().handshake_timeout;
+                let (tls, sni_domain) =
+                    match tokio::time::timeout(timeout, Box::pin(handshake(&edge, tcp))).await {
+                        Ok(Ok(done)) => done,
+                        Ok(Err(e)) => {
+                            edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+                            tracing::debug!(%peer, "TLS handshake timed out");
+                            return;
+                        }
+                    };
+                edge.metrics().handshakes.fetch_add(1, Relaxed);
+                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                let info = Arc::new(ConnInfo {
+                    edge: edge.clone(),
+                    client_ip: client_ip(peer),
+                    tls: Some(sni_domain),
+                });
+                serve_conn(&edge, tls, info, h2, watcher).await;
+                drop(open);
+            }
+        },
+    )
     .await;
 }
 
