@@ -91,6 +91,14 @@ impl Node {
         wait_exit(&mut self.child, Duration::from_secs(40))
     }
 
+    /// SIGTERM from a blocking thread, so the test's runtime keeps serving its own clients
+    /// (an HTTP/2 client must answer the node's GOAWAY ping for the node to finish early).
+    pub async fn stop(mut self) -> std::process::ExitStatus {
+        tokio::task::spawn_blocking(move || self.terminate())
+            .await
+            .unwrap()
+    }
+
     /// SIGKILL, as a crash.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
