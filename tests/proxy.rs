@@ -1164,3 +1164,41 @@ async fn connect_is_refused() {
     assert!(head.starts_with("HTTP/1.1 405"), "{head}");
     assert!(origin.seen().is_empty());
 }
+
+/// Domains in front of the same origin share its keep-alive connections (the Host header goes
+/// with each request), so many domains do not mean many origin connections.
+#[tokio::test]
+async fn domains_on_one_origin_share_its_connections() {
+    let node = Node::start("[runtime]\nworker_threads = 1\n");
+    let origin = test_origin(|req: Request<Incoming>| async move {
+        let host = req
+            .headers()
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        Response::new(full(format!("{host} {}", req.uri())))
+    })
+    .await;
+    let api = node.api();
+    for d in ["s1.share.test", "s2.share.test", "s3.share.test"] {
+        api.add_domain(d, origin.addr).await;
+    }
+    api.wait_applied().await;
+    let client = node.client(
+        &TestCa::new("unused").cert_pem,
+        &["s1.share.test", "s2.share.test", "s3.share.test"],
+    );
+    for i in 0..30 {
+        let d = ["s1.share.test", "s2.share.test", "s3.share.test"][i % 3];
+        let (s, _, body) = get(&client, &node.http_url(d, &format!("/{i}"))).await;
+        assert_eq!(s, 200);
+        assert_eq!(body, format!("{d}:{} /{i}", node.http.port()));
+    }
+    assert_eq!(origin.requests.load(SeqCst), 30);
+    let conns = origin.conns.load(SeqCst);
+    assert!(
+        conns <= 2,
+        "{conns} origin connections for 30 sequential requests of 3 domains on one origin"
+    );
+}

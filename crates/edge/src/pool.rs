@@ -1,7 +1,8 @@
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -13,19 +14,41 @@ use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
-/// Which connection a request may reuse: the origin (by index in the domain's list) and
-/// whether it is TLS.
-pub(crate) type PoolKey = (usize, bool);
+/// What makes two origin connections interchangeable: the same address and port, and for TLS
+/// the same SNI and client config. Domains that share an origin share its connections (the Host
+/// header travels with each request), so a node with many domains in front of one origin
+/// cluster keeps a few warm connections instead of one set per domain.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct PoolKey {
+    pub(crate) address: Arc<str>,
+    pub(crate) port: u16,
+    pub(crate) tls: Option<TlsTarget>,
+}
 
-/// Keep-alive HTTP/1.1 connections to one domain's origins.
-///
-/// A connection is checked out for one request and comes back when its response body has been
-/// read to the end and hyper says it is ready for the next request. The lock is held only
-/// to push or pop a handle, never across I/O.
-pub(crate) struct Pool {
-    idle: Mutex<HashMap<PoolKey, Vec<Idle>>>,
-    max_idle: usize,
-    idle_timeout: Duration,
+/// The TLS part of a [`PoolKey`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct TlsTarget {
+    pub(crate) sni: Arc<str>,
+    /// The client config, by identity (configs are built per domain only for a private CA).
+    pub(crate) config: ConfigId,
+}
+
+/// A client config compared by identity.
+#[derive(Clone, Debug)]
+pub(crate) struct ConfigId(pub(crate) Arc<ClientConfig>);
+
+impl PartialEq for ConfigId {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for ConfigId {}
+
+impl std::hash::Hash for ConfigId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.0) as usize).hash(state);
+    }
 }
 
 struct Idle {
@@ -33,71 +56,87 @@ struct Idle {
     since: Instant,
 }
 
-impl Pool {
-    pub(crate) fn new(max_idle: usize, idle_timeout: Duration) -> Self {
-        Self {
-            idle: Mutex::new(HashMap::new()),
-            max_idle,
-            idle_timeout,
-        }
-    }
+#[derive(Default)]
+struct Idles {
+    by_key: HashMap<PoolKey, Vec<Idle>>,
+    /// Returns since the last sweep of dead and expired entries.
+    since_sweep: usize,
+}
 
-    /// A pooled connection that is still open and idle, newest first.
-    pub(crate) fn checkout(&self, key: PoolKey) -> Option<SendRequest<Incoming>> {
-        let mut idle = self.idle.lock().ok()?;
-        let list = idle.get_mut(&key)?;
+thread_local! {
+    /// Idle keep-alive connections of this thread. Each data-plane thread runs its own runtime,
+    /// and a connection's driver runs where it was made: keeping the pool per thread keeps
+    /// every request on one thread and takes no lock shared between threads.
+    static IDLE: RefCell<Idles> = RefCell::default();
+}
+
+/// How often returns sweep the whole pool for closed, expired or forgotten entries.
+const SWEEP_EVERY: usize = 1024;
+
+/// A pooled connection to `key` that is still open and idle, newest first.
+pub(crate) fn checkout(key: &PoolKey, idle_timeout: Duration) -> Option<SendRequest<Incoming>> {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        let list = idle.by_key.get_mut(key)?;
         while let Some(i) = list.pop() {
-            if i.since.elapsed() < self.idle_timeout && i.tx.is_ready() && !i.tx.is_closed() {
+            if i.since.elapsed() < idle_timeout && i.tx.is_ready() && !i.tx.is_closed() {
                 return Some(i.tx);
             }
         }
         None
-    }
+    })
+}
 
-    /// Returns `tx` to the pool: at once when hyper already reports it ready (the usual case
-    /// when the response body has just been read to its end), else once it becomes ready.
-    pub(crate) fn give_back(self: &Arc<Self>, key: PoolKey, mut tx: SendRequest<Incoming>) {
-        if tx.is_ready() {
-            self.push(key, tx);
-            return;
+fn push(key: PoolKey, tx: SendRequest<Incoming>, max_idle: usize, idle_timeout: Duration) {
+    IDLE.with(|idle| {
+        let mut idle = idle.borrow_mut();
+        idle.since_sweep += 1;
+        if idle.since_sweep >= SWEEP_EVERY {
+            idle.since_sweep = 0;
+            idle.by_key.retain(|_, list| {
+                list.retain(|i| i.since.elapsed() < idle_timeout && !i.tx.is_closed());
+                !list.is_empty()
+            });
         }
-        let pool = Arc::downgrade(self);
-        tokio::spawn(async move {
-            if tx.ready().await.is_err() {
-                return;
-            }
-            if let Some(pool) = pool.upgrade() {
-                pool.push(key, tx);
-            }
-        });
-    }
-
-    fn push(&self, key: PoolKey, tx: SendRequest<Incoming>) {
-        let Ok(mut idle) = self.idle.lock() else {
-            return;
-        };
-        let list = idle.entry(key).or_default();
+        let list = idle.by_key.entry(key).or_default();
         list.retain(|i| !i.tx.is_closed());
-        if list.len() < self.max_idle {
+        if list.len() < max_idle {
             list.push(Idle {
                 tx,
                 since: Instant::now(),
             });
         }
-    }
+    });
 }
 
-/// An origin connection that goes back to its pool when the response body it carries has been
+/// An origin connection that goes back to the pool when the response body it carries has been
 /// read to the end (and is closed with the body when the client goes away before that).
 pub(crate) struct Returning {
-    pub(crate) pool: Arc<Pool>,
     pub(crate) key: PoolKey,
     pub(crate) tx: SendRequest<Incoming>,
+    pub(crate) max_idle: usize,
+    pub(crate) idle_timeout: Duration,
 }
 
 impl Returning {
+    /// Pools the connection: at once when hyper already reports it ready (the usual case when
+    /// the body has just been read to its end), else once it becomes ready.
     pub(crate) fn done(self) {
-        self.pool.give_back(self.key, self.tx);
+        let Returning {
+            key,
+            mut tx,
+            max_idle,
+            idle_timeout,
+        } = self;
+        if tx.is_ready() {
+            push(key, tx, max_idle, idle_timeout);
+            return;
+        }
+        tokio::spawn(async move {
+            if tx.ready().await.is_ok() {
+                push(key, tx, max_idle, idle_timeout);
+            }
+        });
     }
 }
 
@@ -119,12 +158,11 @@ pub(crate) enum ConnectError {
 /// Opens a new HTTP/1.1 connection to `address:port`, over TLS when `tls` is given, and spawns
 /// its driver. The whole connect (resolve, TCP, TLS) shares one deadline.
 pub(crate) async fn connect(
-    address: &str,
-    port: u16,
-    tls: Option<(&Arc<ClientConfig>, &str)>,
+    key: &PoolKey,
     deadline: Duration,
 ) -> Result<SendRequest<Incoming>, ConnectError> {
-    tokio::time::timeout(deadline, connect_inner(address, port, tls))
+    let tls = key.tls.as_ref().map(|t| (&t.config.0, &*t.sni));
+    tokio::time::timeout(deadline, connect_inner(&key.address, key.port, tls))
         .await
         .map_err(|_| ConnectError::Timeout)?
 }

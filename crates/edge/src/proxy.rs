@@ -190,39 +190,29 @@ pub(crate) async fn forward(
         let Some(origin) = cfg.origins.get(idx) else {
             continue;
         };
-        let key: PoolKey = (idx, use_tls);
+        let Some(key) = domain.origin_keys.get(idx).and_then(|(plain, tls)| {
+            if use_tls {
+                tls.clone()
+            } else {
+                Some(plain.clone())
+            }
+        }) else {
+            continue;
+        };
         // Reuse an idle connection; one that turns out dead hands the request back untouched.
-        while let Some(tx) = domain.pool.checkout(key) {
-            match exchange(conn, domain, key, tx, req, via).await {
+        while let Some(tx) = pool::checkout(&key, domain.origin_idle_timeout) {
+            match exchange(conn, domain, &key, tx, req, via).await {
                 Ok(resp) => return resp,
                 Err(r) => req = r,
             }
         }
-        let port = if use_tls {
-            origin.https_port
-        } else {
-            origin.http_port
-        };
-        let tls = match (use_tls, &domain.origin_tls) {
-            (true, Some(c)) => {
-                let sni = cfg
-                    .origin_sni
-                    .as_deref()
-                    .or(cfg.origin_host.as_deref().map(strip_port))
-                    .unwrap_or(&origin.address);
-                Some((c, sni))
-            }
-            _ => None,
-        };
-        let tx = match pool::connect(&origin.address, port, tls, settings.origin_connect_timeout)
-            .await
-        {
+        let tx = match pool::connect(&key, settings.origin_connect_timeout).await {
             Ok(tx) => tx,
             Err(e) => {
                 if matches!(e, ConnectError::Timeout) {
                     saw_timeout = true;
                 }
-                tracing::info!(domain = %cfg.name, origin = %origin.address, port, error = %e, "origin connect failed");
+                tracing::info!(domain = %cfg.name, origin = %origin.address, port = key.port, error = %e, "origin connect failed");
                 if let Some(d) = domain.down_until.get(idx) {
                     d.store(now_ms() + DOWN_FOR.as_millis() as u64, Relaxed);
                 }
@@ -232,7 +222,7 @@ pub(crate) async fn forward(
         if let Some(d) = domain.down_until.get(idx) {
             d.store(0, Relaxed);
         }
-        match exchange(conn, domain, key, tx, req, via).await {
+        match exchange(conn, domain, &key, tx, req, via).await {
             Ok(resp) => return resp,
             Err(r) => req = r,
         }
@@ -251,7 +241,7 @@ pub(crate) async fn forward(
 async fn exchange(
     conn: &ConnInfo,
     domain: &Arc<DomainRuntime>,
-    key: PoolKey,
+    key: &PoolKey,
     mut tx: SendRequest<Incoming>,
     req: Request<Incoming>,
     via: &HeaderValue,
@@ -259,24 +249,16 @@ async fn exchange(
     match send(&mut tx, req, conn.edge.settings().origin_response_timeout).await {
         Sent::Answered(resp) => {
             let conn = Returning {
-                pool: domain.pool.clone(),
-                key,
+                key: key.clone(),
                 tx,
+                max_idle: domain.origin_idle_per_host,
+                idle_timeout: domain.origin_idle_timeout,
             };
             Ok(respond(resp, via, conn))
         }
         Sent::Unsent(r) => Err(r),
         Sent::Failed(e) => Ok(origin_failed(conn, &e)),
         Sent::TimedOut => Ok(origin_timeout(conn)),
-    }
-}
-
-fn strip_port(h: &str) -> &str {
-    match h.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            host
-        }
-        _ => h,
     }
 }
 

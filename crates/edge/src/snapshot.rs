@@ -3,10 +3,10 @@ use std::sync::Arc;
 
 use http::HeaderValue;
 use rustls::sign::CertifiedKey;
-use rustls::{ClientConfig, ServerConfig};
+use rustls::ServerConfig;
 use tlsedge_model::{DomainConfig, DomainName, OriginProtocol};
 
-use crate::pool::Pool;
+use crate::pool::{ConfigId, PoolKey, TlsTarget};
 use crate::tls::TlsFactory;
 use crate::usage::DomainUsage;
 use crate::{EdgeError, EdgeSettings};
@@ -31,10 +31,12 @@ pub struct DomainRuntime {
     pub(crate) cert: Option<Arc<CertifiedKey>>,
     /// `Strict-Transport-Security` value, when HSTS is on.
     pub(crate) hsts: Option<HeaderValue>,
-    /// TLS client config towards the origins, unless they are reached over HTTP only.
-    pub(crate) origin_tls: Option<Arc<ClientConfig>>,
-    /// Idle origin connections of this domain.
-    pub(crate) pool: Arc<Pool>,
+    /// Per origin: the pool key of its plain-HTTP port and, when origins may be reached over
+    /// TLS, of its HTTPS port (with the SNI to send), built once.
+    pub(crate) origin_keys: Vec<(PoolKey, Option<PoolKey>)>,
+    /// Keep-alive limits of origin connections.
+    pub(crate) origin_idle_per_host: usize,
+    pub(crate) origin_idle_timeout: std::time::Duration,
     /// Requests and bytes of this domain, kept across configuration changes.
     pub(crate) usage: Arc<DomainUsage>,
     /// Per origin: until when (ms since the pool's epoch) it is considered down after a failed
@@ -72,16 +74,43 @@ impl DomainRuntime {
             ),
         };
         let down_until = cfg.origins.iter().map(|_| AtomicU64::new(0)).collect();
+        let origin_keys = cfg
+            .origins
+            .iter()
+            .map(|o| {
+                let address: Arc<str> = Arc::from(o.address.as_str());
+                let plain = PoolKey {
+                    address: address.clone(),
+                    port: o.http_port,
+                    tls: None,
+                };
+                let tls = origin_tls.as_ref().map(|c| {
+                    // SNI: origin_sni, else origin_host without its port, else the address.
+                    let sni = cfg
+                        .origin_sni
+                        .as_deref()
+                        .or(cfg.origin_host.as_deref().map(host_without_port))
+                        .unwrap_or(&o.address);
+                    PoolKey {
+                        address: address.clone(),
+                        port: o.https_port,
+                        tls: Some(TlsTarget {
+                            sni: Arc::from(sni),
+                            config: ConfigId(c.clone()),
+                        }),
+                    }
+                });
+                (plain, tls)
+            })
+            .collect();
         Ok(Self {
             cert: input.cert.filter(|_| server.is_some()),
             tls: server,
             hsts,
-            origin_tls,
-            pool: Arc::new(Pool::new(
-                settings.origin_idle_per_host,
-                settings.origin_idle_timeout,
-            )),
+            origin_idle_per_host: settings.origin_idle_per_host,
+            origin_idle_timeout: settings.origin_idle_timeout,
             down_until,
+            origin_keys,
             usage,
             config: cfg,
         })
@@ -110,6 +139,16 @@ impl DomainRuntime {
     /// Whether handshakes for this domain succeed.
     pub fn serves_tls(&self) -> bool {
         self.tls.is_some()
+    }
+}
+
+/// `host` of a `host:port`, leaving IPv6 literals alone.
+fn host_without_port(h: &str) -> &str {
+    match h.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            host
+        }
+        _ => h,
     }
 }
 
