@@ -313,6 +313,18 @@ impl TestCa {
         alg: Alg,
         validity: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
     ) -> Leaf {
+        self.make_leaf(names, alg, validity, None)
+    }
+
+    /// The one leaf factory: names, key algorithm, validity (default now-1d..now+90d) and an
+    /// optional serial number (big-endian bytes).
+    fn make_leaf(
+        &self,
+        names: &[&str],
+        alg: Alg,
+        validity: Option<(time::OffsetDateTime, time::OffsetDateTime)>,
+        serial: Option<&[u8]>,
+    ) -> Leaf {
         let key = match alg {
             Alg::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
             Alg::EcdsaP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
@@ -335,6 +347,7 @@ impl TestCa {
         ));
         p.not_before = from;
         p.not_after = to;
+        p.serial_number = serial.map(rcgen::SerialNumber::from_slice);
         let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
         let cert = p.signed_by(&key, &issuer).unwrap();
         Leaf {
@@ -755,32 +768,7 @@ impl TestCa {
     /// A leaf like [`TestCa::leaf_with`] (valid now-1d..now+90d) with the serial number
     /// `serial` (big-endian bytes).
     pub fn leaf_with_serial(&self, names: &[&str], alg: Alg, serial: &[u8]) -> Leaf {
-        let key = match alg {
-            Alg::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-            Alg::EcdsaP384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-            Alg::Rsa2048 => rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256),
-        }
-        .unwrap();
-        let mut p =
-            rcgen::CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        let mut dn = rcgen::DistinguishedName::new();
-        dn.push(
-            rcgen::DnType::CommonName,
-            names.first().copied().unwrap_or("leaf"),
-        );
-        p.distinguished_name = dn;
-        let now = time::OffsetDateTime::now_utc();
-        p.not_before = now - time::Duration::days(1);
-        p.not_after = now + time::Duration::days(90);
-        p.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
-        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
-        let cert = p.signed_by(&key, &issuer).unwrap();
-        Leaf {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            der: cert.der().to_vec(),
-        }
+        self.make_leaf(names, alg, None, Some(serial))
     }
 }
 
