@@ -2,9 +2,10 @@
 //!
 //! - `gencerts DIR N SUFFIX`: one CA and N ECDSA P-256 leaf certificates `dNNNNNN.SUFFIX`, as
 //!   `DIR/NAME.crt` + `DIR/NAME.key` (the layout `tlsedge import` reads) and `DIR/names.txt`.
-//! - `handshakes ADDR NAMES_FILE CONNS SECS`: full TLS 1.3 handshakes (X25519, no resumption,
-//!   SNI picked at random among the names), one `GET /1k` with `Connection: close` each, from
-//!   CONNS concurrent loops for SECS seconds; prints `ops=… errors=… secs=… rate=…`.
+//! - `handshakes ADDR NAMES_FILE|NAME CONNS SECS [--no-request]`: full TLS 1.3 handshakes
+//!   (X25519, no resumption, SNI picked at random among the names), each followed by one
+//!   `GET /1k` with `Connection: close` (or, with `--no-request`, by close_notify and close),
+//!   from CONNS concurrent loops for SECS seconds; prints `ops=… errors=… secs=… rate=…`.
 //! - `hold ADDR NAME N SECS`: opens N TLS connections, sends one keep-alive request on each,
 //!   prints `holding N` once all answered, then keeps them idle for SECS seconds.
 //!
@@ -30,11 +31,12 @@ fn main() {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     match a.as_slice() {
         ["gencerts", dir, n, suffix] => gencerts(dir, n.parse().unwrap(), suffix),
-        ["handshakes", addr, names, conns, secs] => runtime().block_on(handshakes(
+        ["handshakes", addr, names, conns, secs, rest @ ..] => runtime().block_on(handshakes(
             addr.parse().unwrap(),
             read_names(names),
             conns.parse().unwrap(),
             secs.parse().unwrap(),
+            rest.first() != Some(&"--no-request"),
         )),
         ["hold", addr, name, n, secs] => runtime().block_on(hold(
             addr.parse().unwrap(),
@@ -209,6 +211,15 @@ async fn one(
     Ok(keep.then_some(s))
 }
 
+/// A handshake, then close_notify and close: what choosing and using a certificate costs.
+async fn handshake_only(tls: &TlsConnector, addr: SocketAddr, name: &str) -> std::io::Result<()> {
+    let tcp = TcpStream::connect(addr).await?;
+    tcp.set_nodelay(true)?;
+    let sni = ServerName::try_from(name.to_owned()).map_err(std::io::Error::other)?;
+    let mut s = tls.connect(sni, tcp).await?;
+    s.shutdown().await
+}
+
 /// Whether a buffered HTTP/1.1 response with a Content-Length body is complete.
 fn complete(got: &[u8]) -> bool {
     let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -223,7 +234,7 @@ fn complete(got: &[u8]) -> bool {
     got.len() >= end + 4 + len
 }
 
-async fn handshakes(addr: SocketAddr, names: Vec<String>, conns: usize, secs: f64) {
+async fn handshakes(addr: SocketAddr, names: Vec<String>, conns: usize, secs: f64, request: bool) {
     let tls = connector();
     let names = Arc::new(names);
     let ok = Arc::new(AtomicU64::new(0));
@@ -247,7 +258,12 @@ async fn handshakes(addr: SocketAddr, names: Vec<String>, conns: usize, secs: f6
                 x ^= x >> 7;
                 x ^= x << 17;
                 let name = &names[(x % names.len() as u64) as usize];
-                match one(&tls, addr, name, false).await {
+                let r = if request {
+                    one(&tls, addr, name, false).await.map(|_| ())
+                } else {
+                    handshake_only(&tls, addr, name).await
+                };
+                match r {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(e) => {
                         if failed.fetch_add(1, Ordering::Relaxed) < 3 {
