@@ -507,19 +507,7 @@ pub async fn handshake(
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[&[u8]],
 ) -> Result<Handshake, String> {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
-    cfg.resumption = rustls::client::Resumption::disabled();
+    let mut cfg = test_client_config(ca_pem, versions, alpn);
     let name = match sni {
         Some(s) => rustls_pki_types::ServerName::try_from(s.to_owned()).unwrap(),
         // rustls sends no SNI for an IP address.
@@ -652,14 +640,12 @@ impl StreamOrigin {
     }
 }
 
-/// Like [`handshake`], but returns the established stream, to speak HTTP over it by hand.
-pub async fn tls_connect(
-    addr: SocketAddr,
-    sni: &str,
+/// A rustls client trusting only `ca_pem`, offering `versions` and ALPN `alpn`, never resuming.
+pub fn test_client_config(
     ca_pem: &str,
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[&[u8]],
-) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+) -> rustls::ClientConfig {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
@@ -673,6 +659,18 @@ pub async fn tls_connect(
         .with_no_client_auth();
     cfg.alpn_protocols = alpn.iter().map(|a| a.to_vec()).collect();
     cfg.resumption = rustls::client::Resumption::disabled();
+    cfg
+}
+
+/// Like [`handshake`], but returns the established stream, to speak HTTP over it by hand.
+pub async fn tls_connect(
+    addr: SocketAddr,
+    sni: &str,
+    ca_pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+    let cfg = test_client_config(ca_pem, versions, alpn);
     let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
