@@ -845,3 +845,45 @@ async fn host_must_match_the_connection_sni() {
     assert_eq!(status, 200, "{text}");
     assert!(text.ends_with("misdirect /x"), "{text}");
 }
+
+/// With `[tls] session_resumption` on (the default) a client's second handshake resumes with
+/// the ticket of its first; with it off every handshake is full.
+#[tokio::test]
+async fn session_resumption_follows_the_setting() {
+    for (extra, resumes) in [("", true), ("[tls]\nsession_resumption = false\n", false)] {
+        let node = Node::start(extra);
+        let api = node.api();
+        let ca = TestCa::new("resume CA");
+        let origin = Origin::http(echo("resume")).await;
+        https_domain(
+            &api,
+            "r.example.test",
+            "r",
+            &ca.leaf(&["r.example.test"]),
+            origin.addr,
+            json!({}),
+        )
+        .await;
+        api.wait_applied().await;
+        let mut cfg = test_client_config(&ca.cert_pem, &[TLS13], &[b"http/1.1"]);
+        cfg.resumption = rustls::client::Resumption::in_memory_sessions(16);
+        let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
+        let mut kinds = Vec::new();
+        for _ in 0..2 {
+            let tcp = tokio::net::TcpStream::connect(node.https).await.unwrap();
+            let name = rustls_pki_types::ServerName::try_from("r.example.test").unwrap();
+            let mut tls = connector.connect(name, tcp).await.unwrap();
+            // The ticket arrives after the handshake: a request makes sure it has been read.
+            let (status, _) = raw_get(&mut tls, "r.example.test", "/").await;
+            assert_eq!(status, 200);
+            kinds.push(tls.get_ref().1.handshake_kind());
+        }
+        let expected = if resumes {
+            rustls::HandshakeKind::Resumed
+        } else {
+            rustls::HandshakeKind::Full
+        };
+        assert_eq!(kinds[0], Some(rustls::HandshakeKind::Full), "{extra:?}");
+        assert_eq!(kinds[1], Some(expected), "{extra:?}");
+    }
+}

@@ -100,7 +100,12 @@ impl TlsFactory {
             };
             c.session_storage = cache.clone();
             match &ticketer {
-                Some(t) => c.ticketer = t.clone(),
+                Some(t) => {
+                    c.ticketer = t.clone();
+                    // One ticket per handshake is enough for a client to resume (browsers use
+                    // one per connection); rustls's default of two doubles the ticket work.
+                    c.send_tls13_tickets = 1;
+                }
                 None => c.send_tls13_tickets = 0,
             }
             Ok(c)
