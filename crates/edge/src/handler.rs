@@ -123,7 +123,7 @@ pub(crate) fn request_host<B>(req: &Request<B>) -> Option<String> {
         Some(a) => a.host(),
         None => {
             let h = req.headers().get(HOST)?.to_str().ok()?;
-            strip_port(h)
+            tlsedge_model::host_of(h)
         }
     };
     let host = raw.trim_end_matches('.');
@@ -131,16 +131,6 @@ pub(crate) fn request_host<B>(req: &Request<B>) -> Option<String> {
         return None;
     }
     Some(host.to_ascii_lowercase())
-}
-
-fn strip_port(h: &str) -> &str {
-    if h.starts_with('[') {
-        return h.find(']').map_or(h, |i| &h[..=i]);
-    }
-    match h.rsplit_once(':') {
-        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
-        _ => h,
-    }
 }
 
 pub(crate) fn text(status: StatusCode, body: &'static str) -> Response<EdgeBody> {

@@ -89,7 +89,7 @@ impl DomainRuntime {
                     let sni = cfg
                         .origin_sni
                         .as_deref()
-                        .or(cfg.origin_host.as_deref().map(host_without_port))
+                        .or(cfg.origin_host.as_deref().map(tlsedge_model::host_of))
                         .unwrap_or(&o.address);
                     PoolKey {
                         address: address.clone(),
@@ -142,16 +142,6 @@ impl DomainRuntime {
     }
 }
 
-/// `host` of a `host:port`, leaving IPv6 literals alone.
-fn host_without_port(h: &str) -> &str {
-    match h.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
-            host
-        }
-        _ => h,
-    }
-}
-
 /// Every domain the node serves, at one store revision. Immutable: a change makes a new
 /// snapshot that shares all untouched domains with the old one (persistent maps).
 #[derive(Clone, Default)]
@@ -184,8 +174,7 @@ impl Snapshot {
         if let Some(d) = self.exact.get(host) {
             return Some(d);
         }
-        let (_, parent) = host.split_once('.')?;
-        self.wildcard.get(parent)
+        self.wildcard.get(DomainName::wildcard_parent(host)?)
     }
 
     /// The domain serving HTTPS for an SNI name, with its handshake config. An exact domain

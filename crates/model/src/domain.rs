@@ -321,13 +321,7 @@ impl DomainConfig {
             ));
         }
         if let Some(h) = &self.origin_host {
-            let host = h.rsplit_once(':').map_or(h.as_str(), |(host, port)| {
-                if port.parse::<u16>().is_ok() {
-                    host
-                } else {
-                    h.as_str()
-                }
-            });
+            let host = crate::names::host_of(h);
             if !valid_host_or_ip(host) {
                 return Err(ValidationError::invalid(
                     "origin_host",

@@ -16,5 +16,5 @@ pub use domain::{
     DomainConfig, ForceRedirect, Hsts, HttpsConfig, Origin, OriginProtocol, Priority, TlsVersion,
 };
 pub use error::{ErrorCode, ValidationError};
-pub use names::{san_covers, CertName, DomainName};
+pub use names::{host_of, san_covers, CertName, DomainName};
 pub use usage::MinuteUsage;

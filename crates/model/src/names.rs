@@ -81,21 +81,13 @@ impl DomainName {
         self.0.starts_with("*.")
     }
 
-    /// Whether a request or handshake for `host` (lowercase, no port) is for this name.
-    pub fn matches(&self, host: &str) -> bool {
-        match self.0.strip_prefix('*') {
-            Some(suffix) => host
-                .strip_suffix(suffix)
-                .is_some_and(|label| !label.is_empty() && !label.contains('.')),
-            None => self.0 == host,
-        }
-    }
-
-    /// The wildcard name that would match `host` (`a.example.com` → `*.example.com`), if any.
-    /// Lookups try the exact host first and this second, so an exact name wins.
-    pub fn wildcard_for(host: &str) -> Option<String> {
-        let (_, parent) = host.split_once('.')?;
-        parent.contains('.').then(|| format!("*.{parent}"))
+    /// The part after `*.` of the one-level wildcard that would match `host` (lowercase, no
+    /// port): `a.example.com` → `example.com`. `None` when no wildcard can match it (fewer than
+    /// three labels, or an empty first label). Lookups try the exact host first and this
+    /// second, so an exact name wins; the data plane keys its wildcards by this part.
+    pub fn wildcard_parent(host: &str) -> Option<&str> {
+        let (label, parent) = host.split_once('.')?;
+        (!label.is_empty() && parent.contains('.')).then_some(parent)
     }
 }
 
@@ -109,6 +101,24 @@ impl<'de> Deserialize<'de> for DomainName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The host of an authority (`host`, `host:port`, `[v6]`, `[v6]:port`), without the port. A
+/// bare IPv6 address is returned whole.
+pub fn host_of(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.find(']').map_or(authority, |i| &authority[..=i]);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port))
+            if !host.contains(':')
+                && !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            host
+        }
+        _ => authority,
     }
 }
 
@@ -212,16 +222,26 @@ mod tests {
 
     #[test]
     fn wildcard_matches_one_label_only() {
-        let w = d("*.example.com");
-        assert!(w.matches("a.example.com"));
-        assert!(!w.matches("a.b.example.com"));
-        assert!(!w.matches("example.com"));
-        assert!(!w.matches(".example.com"));
         assert_eq!(
-            DomainName::wildcard_for("a.example.com").as_deref(),
-            Some("*.example.com")
+            DomainName::wildcard_parent("a.example.com"),
+            Some("example.com")
         );
-        assert_eq!(DomainName::wildcard_for("example.com"), None);
+        assert_ne!(
+            DomainName::wildcard_parent("a.b.example.com"),
+            Some("example.com")
+        );
+        assert_eq!(DomainName::wildcard_parent("example.com"), None);
+        assert_eq!(DomainName::wildcard_parent(".example.com"), None);
+    }
+
+    #[test]
+    fn host_without_port() {
+        assert_eq!(host_of("www.example.com:8080"), "www.example.com");
+        assert_eq!(host_of("www.example.com"), "www.example.com");
+        assert_eq!(host_of("[::1]:443"), "[::1]");
+        assert_eq!(host_of("::1"), "::1");
+        assert_eq!(host_of("10.0.0.5:80"), "10.0.0.5");
+        assert_eq!(host_of("a.test:x"), "a.test:x");
     }
 
     #[test]
