@@ -8,6 +8,10 @@
 //!   from CONNS concurrent loops for SECS seconds; prints `ops=… errors=… secs=… rate=…`.
 //! - `hold ADDR NAME N SECS`: opens N TLS connections, sends one keep-alive request on each,
 //!   prints `holding N` once all answered, then keeps them idle for SECS seconds.
+//! - `inmem CERT KEY N`: N full TLS 1.3 handshakes between a rustls client and a rustls server
+//!   in memory (no sockets, no tokio), the server with tickets and the session cache off as in
+//!   the handshake rows; prints the time of the server's calls per handshake (the floor of the stack on
+//!   this machine, beside which tlsedge's per-connection figure is read).
 //!
 //! The client offers only X25519 (as OpenSSL 3.0 clients such as h2load and wrk do) and skips
 //! certificate verification (the server's work is what is measured).
@@ -44,8 +48,14 @@ fn main() {
             n.parse().unwrap(),
             secs.parse().unwrap(),
         )),
+        ["inmem", cert, key, n, rest @ ..] => inmem(
+            cert,
+            key,
+            n.parse().unwrap(),
+            rest.first() == Some(&"--aes128"),
+        ),
         _ => {
-            eprintln!("usage: benchtool gencerts DIR N SUFFIX | handshakes ADDR NAMES_FILE|NAME CONNS SECS | hold ADDR NAME N SECS");
+            eprintln!("usage: benchtool gencerts DIR N SUFFIX | handshakes ADDR NAMES_FILE|NAME CONNS SECS | hold ADDR NAME N SECS | inmem CERT KEY N");
             std::process::exit(2);
         }
     }
@@ -113,6 +123,90 @@ fn gencerts(dir: &str, n: usize, suffix: &str) {
     });
     std::fs::write(format!("{dir}/names.txt"), names.join("\n") + "\n").unwrap();
     println!("generated {n} certificates in {dir}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// In-memory handshakes
+
+fn inmem(cert: &str, key: &str, n: usize, aes128: bool) {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::PrivateKeyDer;
+    use rustls::{ClientConnection, ServerConfig, ServerConnection};
+
+    let chain = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    let mut server = ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    server.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    server.send_tls13_tickets = 0;
+    server.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let server = Arc::new(server);
+    let mut client = connector().config().clone();
+    if aes128 {
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+        provider.cipher_suites =
+            vec![rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256];
+        let provider = Arc::new(provider);
+        let mut c = ClientConfig::builder_with_provider(provider.clone())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAll(provider)))
+            .with_no_client_auth();
+        c.resumption = Resumption::disabled();
+        client = Arc::new(c);
+    }
+    let name = ServerName::try_from("ecdsa.tlsedge.test").unwrap();
+
+    let (mut server_time, mut buf) = (Duration::ZERO, Vec::with_capacity(16 * 1024));
+    // Wall time of the server's calls only; run it pinned to an otherwise idle core
+    // (`taskset -c 0`), where wall time is CPU time.
+    let cpu = Instant::now;
+    for _ in 0..n {
+        let mut c = ClientConnection::new(client.clone(), name.clone()).unwrap();
+        let t = cpu();
+        let mut s = ServerConnection::new(server.clone()).unwrap();
+        server_time += cpu() - t;
+        while c.is_handshaking() || s.is_handshaking() {
+            buf.clear();
+            while c.wants_write() {
+                c.write_tls(&mut buf).unwrap();
+            }
+            let t = cpu();
+            let mut rd = &buf[..];
+            while !rd.is_empty() {
+                s.read_tls(&mut rd).unwrap();
+                s.process_new_packets().unwrap();
+            }
+            let mut out = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut out).unwrap();
+            }
+            server_time += cpu() - t;
+            let mut rd = &out[..];
+            while !rd.is_empty() {
+                c.read_tls(&mut rd).unwrap();
+                c.process_new_packets().unwrap();
+            }
+        }
+        let t = cpu();
+        drop(s);
+        server_time += cpu() - t;
+    }
+    println!(
+        "inmem handshakes={n} server_us_per_handshake={:.1}",
+        server_time.as_secs_f64() * 1e6 / n as f64
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

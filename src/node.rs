@@ -67,6 +67,9 @@ fn bind_per_thread(what: &str, addr: &str, n: usize) -> anyhow::Result<Vec<std::
             };
             socket.set_reuseaddr(true)?;
             socket.set_reuseport(true)?;
+            // Accepted sockets inherit TCP_NODELAY from the listener on Linux: one setsockopt
+            // here instead of one per connection (the data plane relies on it).
+            socket.set_nodelay(true)?;
             socket.bind(at)?;
             socket.listen(4096)?.into_std()
         };
@@ -276,4 +279,37 @@ fn serve_data_plane(
         }
         while tasks.join_next().await.is_some() {}
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The data plane no longer sets TCP_NODELAY on each accepted connection: the listeners
+    /// must hand it down. (Nagle on a TLS connection delays small records by up to 40 ms.)
+    #[tokio::test]
+    async fn accepted_connections_inherit_nodelay_from_the_listener() {
+        let listeners = bind_per_thread("https", "127.0.0.1:0", 2).unwrap();
+        assert_eq!(listeners.len(), 2);
+        let addr = listeners[0].local_addr().unwrap();
+        assert_eq!(
+            listeners[1].local_addr().unwrap(),
+            addr,
+            "one port, SO_REUSEPORT"
+        );
+        let listeners: Vec<TcpListener> = listeners
+            .into_iter()
+            .map(|l| {
+                l.set_nonblocking(true).unwrap();
+                TcpListener::from_std(l).unwrap()
+            })
+            .collect();
+        // SO_REUSEPORT spreads connections over both listeners; accept from whichever gets it.
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = tokio::select! {
+            a = listeners[0].accept() => a.unwrap(),
+            a = listeners[1].accept() => a.unwrap(),
+        };
+        assert!(accepted.nodelay().unwrap());
+    }
 }

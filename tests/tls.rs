@@ -887,3 +887,141 @@ async fn session_resumption_follows_the_setting() {
         assert_eq!(kinds[1], Some(expected), "{extra:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Cipher-suite preference
+
+/// The suite a rustls client offering `suites` (in that order) negotiates with `node` over
+/// `version`, for `sni`.
+async fn negotiated_suite(
+    node: &Node,
+    sni: &str,
+    ca_pem: &str,
+    version: &'static rustls::SupportedProtocolVersion,
+    suites: &[rustls::SupportedCipherSuite],
+) -> rustls::CipherSuite {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    provider.cipher_suites = suites.to_vec();
+    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_protocol_versions(&[version])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(node.https).await.unwrap();
+    let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))
+        .connect(name, tcp)
+        .await
+        .unwrap_or_else(|e| panic!("handshake offering {suites:?}: {e}"));
+    tls.get_ref().1.negotiated_cipher_suite().unwrap().suite()
+}
+
+/// The server prefers AES-128-GCM over AES-256-GCM whatever the client's order (its SHA-256
+/// key schedule is the cheaper one), serves AES-256-GCM to a client offering only that, and
+/// honours a client that lists ChaCha20 first (no AES hardware), in TLS 1.3 and TLS 1.2.
+#[tokio::test]
+async fn cipher_suite_follows_server_preference_except_for_chacha_first_clients() {
+    use rustls::crypto::aws_lc_rs::cipher_suite as cs;
+    use rustls::CipherSuite as S;
+    let node = Node::start("");
+    let api = node.api();
+    let ca = TestCa::new("suites CA");
+    let origin = Origin::http(echo("suites")).await;
+    https_domain(
+        &api,
+        "s.example.test",
+        "s",
+        &ca.leaf(&["s.example.test"]),
+        origin.addr,
+        json!({}),
+    )
+    .await;
+    api.wait_applied().await;
+    let pem = &ca.cert_pem;
+    let cases: [(&'static rustls::SupportedProtocolVersion, Vec<_>, S); 8] = [
+        (
+            TLS13,
+            vec![cs::TLS13_AES_256_GCM_SHA384, cs::TLS13_AES_128_GCM_SHA256],
+            S::TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            TLS13,
+            vec![
+                cs::TLS13_AES_256_GCM_SHA384,
+                cs::TLS13_CHACHA20_POLY1305_SHA256,
+                cs::TLS13_AES_128_GCM_SHA256,
+            ],
+            S::TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            TLS13,
+            vec![cs::TLS13_AES_256_GCM_SHA384],
+            S::TLS13_AES_256_GCM_SHA384,
+        ),
+        (
+            TLS13,
+            vec![
+                cs::TLS13_CHACHA20_POLY1305_SHA256,
+                cs::TLS13_AES_128_GCM_SHA256,
+            ],
+            S::TLS13_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            TLS13,
+            vec![
+                cs::TLS13_AES_128_GCM_SHA256,
+                cs::TLS13_CHACHA20_POLY1305_SHA256,
+            ],
+            S::TLS13_AES_128_GCM_SHA256,
+        ),
+        (
+            TLS12,
+            vec![
+                cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+                cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            ],
+            S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        ),
+        (
+            TLS12,
+            vec![
+                cs::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+                cs::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            ],
+            S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        ),
+        (
+            TLS12,
+            vec![cs::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384],
+            S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        ),
+    ];
+    for (version, offered, expected) in cases {
+        let got = negotiated_suite(&node, "s.example.test", pem, version, &offered).await;
+        assert_eq!(got, expected, "client offering {offered:?}");
+    }
+    // A ChaCha20-first client and an AES client alternate on the same domain: each keeps
+    // getting its own choice (the client-order config is built once and kept beside the
+    // server-order one).
+    for _ in 0..2 {
+        let chacha = vec![
+            cs::TLS13_CHACHA20_POLY1305_SHA256,
+            cs::TLS13_AES_256_GCM_SHA384,
+        ];
+        let aes = vec![cs::TLS13_AES_256_GCM_SHA384, cs::TLS13_AES_128_GCM_SHA256];
+        assert_eq!(
+            negotiated_suite(&node, "s.example.test", pem, TLS13, &chacha).await,
+            S::TLS13_CHACHA20_POLY1305_SHA256
+        );
+        assert_eq!(
+            negotiated_suite(&node, "s.example.test", pem, TLS13, &aes).await,
+            S::TLS13_AES_128_GCM_SHA256
+        );
+    }
+    node.stop().await;
+}

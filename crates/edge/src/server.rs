@@ -97,7 +97,6 @@ async fn accept_loop<F, Fut>(
             p = limit.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
             _ = shutdown.wait() => break,
         };
-        let _ = tcp.set_nodelay(true);
         tokio::spawn(serve(
             tcp,
             peer,
@@ -155,6 +154,9 @@ where
 }
 
 /// Runs the plain-HTTP listener until `shutdown`.
+///
+/// Set TCP_NODELAY on the listener: accepted connections inherit it (Linux), and the accept
+/// loop does not set it again per connection.
 pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
     let e = edge.clone();
     accept_loop(
@@ -180,7 +182,8 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
 
 /// Runs the TLS listener until `shutdown`. Each handshake reads the ClientHello first, picks
 /// the domain's prebuilt `ServerConfig` by SNI from the current snapshot, and only then lets
-/// rustls continue; no SNI or an unknown name ends in a fatal alert.
+/// rustls continue; no SNI or an unknown name ends in a fatal alert. As for [`serve_http`], the
+/// listener should carry TCP_NODELAY.
 pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
     let e = edge.clone();
     accept_loop(
@@ -233,12 +236,13 @@ async fn handshake(
     let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
     let found = {
         let hello = start.client_hello();
+        let chacha = crate::tls::prefers_chacha(hello.cipher_suites());
         let snapshot = edge.snapshot();
         hello.server_name().and_then(|sni| {
             if sni.bytes().any(|b| b.is_ascii_uppercase()) {
-                snapshot.tls_domain(&sni.to_ascii_lowercase())
+                snapshot.tls_domain(&sni.to_ascii_lowercase(), chacha)
             } else {
-                snapshot.tls_domain(sni)
+                snapshot.tls_domain(sni, chacha)
             }
         })
     };

@@ -1,5 +1,5 @@
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use http::HeaderValue;
 use rustls::sign::CertifiedKey;
@@ -25,8 +25,13 @@ pub struct DomainInput {
 /// One domain, ready to serve: everything derived from its configuration is built here, once.
 pub struct DomainRuntime {
     pub(crate) config: Arc<DomainConfig>,
-    /// The handshake config, when HTTPS is enabled and a certificate is loaded.
+    /// The handshake config, when HTTPS is enabled and a certificate is loaded. It picks the
+    /// cipher suite in the server's order of preference.
     pub(crate) tls: Option<Arc<ServerConfig>>,
+    /// The same config in the client's order, for clients that prefer ChaCha20: built on the
+    /// first such handshake and kept for this domain's runtime, so domains no such client
+    /// visits carry nothing extra.
+    pub(crate) tls_client_order: OnceLock<Arc<ServerConfig>>,
     /// The certificate handshakes get (shared by every domain that serves it).
     pub(crate) cert: Option<Arc<CertifiedKey>>,
     /// `Strict-Transport-Security` value, when HSTS is on.
@@ -106,6 +111,7 @@ impl DomainRuntime {
         Ok(Self {
             cert: input.cert.filter(|_| server.is_some()),
             tls: server,
+            tls_client_order: OnceLock::new(),
             hsts,
             origin_idle_per_host: settings.origin_idle_per_host,
             origin_idle_timeout: settings.origin_idle_timeout,
@@ -177,11 +183,24 @@ impl Snapshot {
         self.wildcard.get(DomainName::wildcard_parent(host)?)
     }
 
-    /// The domain serving HTTPS for an SNI name, with its handshake config. An exact domain
+    /// The domain serving HTTPS for an SNI name, with its handshake config (the one in the
+    /// client's cipher-suite order when `chacha`: see `tls::prefers_chacha`). An exact domain
     /// with HTTPS off shadows a wildcard, as it does for routing.
-    pub(crate) fn tls_domain(&self, sni: &str) -> Option<(Arc<DomainRuntime>, Arc<ServerConfig>)> {
+    pub(crate) fn tls_domain(
+        &self,
+        sni: &str,
+        chacha: bool,
+    ) -> Option<(Arc<DomainRuntime>, Arc<ServerConfig>)> {
         let d = self.lookup(sni)?;
-        Some((d.clone(), d.tls.clone()?))
+        let server_order = d.tls.as_ref()?;
+        let config = if chacha {
+            d.tls_client_order
+                .get_or_init(|| crate::tls::in_client_order(server_order))
+                .clone()
+        } else {
+            server_order.clone()
+        };
+        Some((d.clone(), config))
     }
 
     /// A new snapshot at `revision` with `changes` applied (`None` removes the domain).
