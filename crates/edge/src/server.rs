@@ -129,7 +129,9 @@ where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let s = edge.settings();
-    let svc = service_fn(move |req: hyper::Request<Incoming>| handle(info.clone(), req));
+    // Boxed: hyper keeps a slot of the service future's size for the connection's lifetime
+    // (HTTP/1.1) even while idle; a box makes that slot one pointer and lives per request.
+    let svc = service_fn(move |req: hyper::Request<Incoming>| Box::pin(handle(info.clone(), req)));
     let done = |result: Result<(), hyper::Error>| {
         if let Err(e) = result {
             tracing::debug!(error = %e, "client connection ended with an error");
@@ -194,34 +196,51 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
         move |tcp, peer, open, watcher| {
             let edge = e.clone();
             async move {
-                let timeout = edge.settings().handshake_timeout;
-                let (tls, sni_domain) =
-                    match tokio::time::timeout(timeout, Box::pin(handshake(&edge, tcp))).await {
-                        Ok(Ok(done)) => done,
-                        Ok(Err(e)) => {
-                            edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
-                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => {
-                            edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
-                            tracing::debug!(%peer, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                edge.metrics().handshakes.fetch_add(1, Relaxed);
-                let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                let info = Arc::new(ConnInfo {
-                    edge: edge.clone(),
-                    client_ip: client_ip(peer),
-                    tls: Some(sni_domain),
-                });
-                serve_conn(&edge, tls, info, h2, watcher).await;
+                // The handshake runs in its own allocation and hands back the boxed connection
+                // future: the task an idle connection keeps holds two pointers, not the
+                // handshake's state (rustc keeps a handshake result bound across an await in
+                // the task's own state otherwise).
+                let conn = Box::pin(start_tls(edge, tcp, peer, watcher)).await;
+                if let Some(conn) = conn {
+                    conn.await;
+                }
                 drop(open);
             }
         },
     )
     .await;
+}
+
+/// Completes the TLS handshake (bounded by the handshake timeout) and returns the connection's
+/// HTTP future, or `None` when the handshake failed.
+async fn start_tls(
+    edge: Arc<Edge>,
+    tcp: TcpStream,
+    peer: std::net::SocketAddr,
+    watcher: Watcher,
+) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+    let timeout = edge.settings().handshake_timeout;
+    let (tls, sni_domain) = match tokio::time::timeout(timeout, handshake(&edge, tcp)).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            edge.metrics().handshakes_failed.fetch_add(1, Relaxed);
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return None;
+        }
+    };
+    edge.metrics().handshakes.fetch_add(1, Relaxed);
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let info = Arc::new(ConnInfo {
+        edge: edge.clone(),
+        client_ip: client_ip(peer),
+        tls: Some(sni_domain),
+    });
+    Some(serve_conn(&edge, tls, info, h2, watcher))
 }
 
 /// Reads the ClientHello, picks the SNI's domain from the current snapshot and completes the
