@@ -220,7 +220,7 @@ pub(crate) async fn forward(
             continue;
         };
         // Reuse an idle connection; one that turns out dead hands the request back untouched.
-        while let Some(tx) = pool::checkout(&key, domain.origin_idle_timeout) {
+        while let Some(tx) = pool::checkout(&key, std::time::Instant::now()) {
             match exchange(conn, domain, &key, tx, req, via).await {
                 Ok(resp) => return resp,
                 Err(r) => req = r,
