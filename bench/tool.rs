@@ -150,22 +150,7 @@ fn inmem(cert: &str, key: &str, n: usize, aes128: bool) {
     server.send_tls13_tickets = 0;
     server.alpn_protocols = vec![b"http/1.1".to_vec()];
     let server = Arc::new(server);
-    let mut client = connector().config().clone();
-    if aes128 {
-        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
-        provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
-        provider.cipher_suites =
-            vec![rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256];
-        let provider = Arc::new(provider);
-        let mut c = ClientConfig::builder_with_provider(provider.clone())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .unwrap()
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAll(provider)))
-            .with_no_client_auth();
-        c.resumption = Resumption::disabled();
-        client = Arc::new(c);
-    }
+    let client = client_config(aes128);
     let name = ServerName::try_from("ecdsa.tlsedge.test").unwrap();
 
     let (mut server_time, mut buf) = (Duration::ZERO, Vec::with_capacity(16 * 1024));
@@ -248,8 +233,18 @@ impl ServerCertVerifier for AcceptAll {
 }
 
 fn connector() -> TlsConnector {
+    TlsConnector::from(client_config(false))
+}
+
+/// The benchmark client: TLS 1.3, X25519 only, no resumption, HTTP/1.1, any certificate; with
+/// `aes128_only`, TLS_AES_128_GCM_SHA256 as its only suite (rustls lists AES-256 first).
+fn client_config(aes128_only: bool) -> Arc<ClientConfig> {
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+    if aes128_only {
+        provider.cipher_suites =
+            vec![rustls::crypto::aws_lc_rs::cipher_suite::TLS13_AES_128_GCM_SHA256];
+    }
     let provider = Arc::new(provider);
     let mut c = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
@@ -259,7 +254,7 @@ fn connector() -> TlsConnector {
         .with_no_client_auth();
     c.resumption = Resumption::disabled();
     c.alpn_protocols = vec![b"http/1.1".to_vec()];
-    TlsConnector::from(Arc::new(c))
+    Arc::new(c)
 }
 
 /// One connection: handshake, one request, read the response (until close, or until the end of

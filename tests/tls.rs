@@ -900,18 +900,9 @@ async fn negotiated_suite(
     version: &'static rustls::SupportedProtocolVersion,
     suites: &[rustls::SupportedCipherSuite],
 ) -> rustls::CipherSuite {
-    use rustls_pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
-        roots.add(c.unwrap()).unwrap();
-    }
     let mut provider = rustls::crypto::aws_lc_rs::default_provider();
     provider.cipher_suites = suites.to_vec();
-    let cfg = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
-        .with_protocol_versions(&[version])
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let cfg = test_client_config_with(provider, ca_pem, &[version], &[]);
     let tcp = tokio::net::TcpStream::connect(node.https).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from(sni.to_owned()).unwrap();
     let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg))

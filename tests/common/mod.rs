@@ -646,13 +646,27 @@ pub fn test_client_config(
     versions: &[&'static rustls::SupportedProtocolVersion],
     alpn: &[&[u8]],
 ) -> rustls::ClientConfig {
+    test_client_config_with(
+        rustls::crypto::aws_lc_rs::default_provider(),
+        ca_pem,
+        versions,
+        alpn,
+    )
+}
+
+/// [`test_client_config`] with the client's own crypto provider (its cipher suites, say).
+pub fn test_client_config_with(
+    provider: rustls::crypto::CryptoProvider,
+    ca_pem: &str,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[&[u8]],
+) -> rustls::ClientConfig {
     use rustls_pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(c.unwrap()).unwrap();
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider)
+    let mut cfg = rustls::ClientConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
