@@ -1,0 +1,162 @@
+//! Domains: the rules that tie domains to certificates, domain names, and concurrent writes.
+
+use serde_json::{json, Value};
+
+use crate::certs::TestCa;
+use crate::harness::Admin;
+
+/// Three domains `a`, `b` and `c.rules.test`, and a certificate `ac` that covers `a` and `c`.
+async fn rules_setup() -> Admin {
+    let api = Admin::new();
+    let ca = TestCa::new("rules CA").unwrap();
+    let ac = ca.leaf(&["a.rules.test", "c.rules.test"]).unwrap();
+    api.upload_cert("ac", &ac).await;
+    for d in ["a.rules.test", "b.rules.test", "c.rules.test"] {
+        api.add_domain(d).await;
+    }
+    api
+}
+
+#[tokio::test]
+async fn a_certificate_must_cover_the_domains_it_serves() {
+    let api = rules_setup().await;
+    api.rejected(
+        "enable HTTPS with a certificate that does not cover the name",
+        (
+            "PUT",
+            "/domains/b.rules.test/https",
+            Some(json!({"enabled": true, "certificate": "ac"})),
+        ),
+        422,
+        "DomainNotCovered",
+        Some("certificate"),
+    )
+    .await;
+    let err = api
+        .rejected(
+            "deploy to three domains, one not covered",
+            (
+                "POST",
+                "/certificates/ac/deploy",
+                Some(json!({"domains": ["a.rules.test", "b.rules.test", "c.rules.test"]})),
+            ),
+            422,
+            "DomainNotCovered",
+            Some("domains"),
+        )
+        .await;
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("b.rules.test"),
+        "the refusal names the domain not covered: {err}"
+    );
+    for d in ["a.rules.test", "c.rules.test"] {
+        let h = api.ok("GET", &format!("/domains/{d}/https"), None).await;
+        assert_eq!(h["enabled"], false, "{d} must not have been deployed: {h}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_domain_names_are_refused() {
+    let api = rules_setup().await;
+    for bad in ["a..b", "*.*.x.test", "-a.test", "a_b.test", "x.test:8080"] {
+        api.rejected(
+            &format!("domain name {bad:?}"),
+            (
+                "POST",
+                "/domains",
+                Some(json!({"name": bad, "origins": [{"address": "127.0.0.1"}]})),
+            ),
+            422,
+            "InvalidDomain",
+            Some("name"),
+        )
+        .await;
+    }
+    api.rejected(
+        "deploy to an invalid name",
+        (
+            "POST",
+            "/certificates/ac/deploy",
+            Some(json!({"domains": ["a.rules.test", "a..b"]})),
+        ),
+        422,
+        "InvalidDomain",
+        Some("domains"),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_certificate_in_use_cannot_be_deleted() {
+    let api = rules_setup().await;
+    api.enable_https("a.rules.test", "ac").await;
+    api.rejected(
+        "delete a certificate a domain serves",
+        ("DELETE", "/certificates/ac", None),
+        409,
+        "CertificateInUse",
+        None,
+    )
+    .await;
+    // Once the domain no longer serves it, it goes, and the domain forgets it.
+    let h = api
+        .ok(
+            "PUT",
+            "/domains/a.rules.test/https",
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(h["enabled"], false, "{h}");
+    let (s, v) = api.call("DELETE", "/certificates/ac", None).await;
+    assert_eq!(s, 204, "{v}");
+    let (s, _) = api.call("GET", "/certificates/ac", None).await;
+    assert_eq!(s, 404);
+    let h = api.ok("GET", "/domains/a.rules.test/https", None).await;
+    assert_eq!(
+        h["certificate"],
+        Value::Null,
+        "a deleted certificate is forgotten: {h}"
+    );
+}
+
+/// How many domains are created at once.
+const RACERS: u64 = 20;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_domain_creations_all_commit() {
+    let api = std::sync::Arc::new(Admin::new());
+    let before = api.revision();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let api = api.clone();
+        tasks.spawn(async move {
+            let (s, v) = api
+                .call(
+                    "POST",
+                    "/domains",
+                    Some(json!({"name": format!("d{i}.race.test"), "origins": [{"address": "127.0.0.1"}]})),
+                )
+                .await;
+            (i, s, v)
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (i, s, v) = r.unwrap();
+        assert_eq!(s, 201, "d{i}.race.test: {v}");
+    }
+    assert_eq!(api.revision(), before + RACERS, "one revision per creation");
+    let v = api.ok("GET", "/domains", None).await;
+    let mut names: Vec<String> = v["domains"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    let mut expected: Vec<String> = (0..RACERS).map(|i| format!("d{i}.race.test")).collect();
+    expected.sort();
+    assert_eq!(names, expected);
+}
