@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::certs::TestCa;
-use crate::harness::Admin;
+use crate::harness::{assert_error, Admin};
 
 /// Three domains `a`, `b` and `c.rules.test`, and a certificate `ac` that covers `a` and `c`.
 async fn rules_setup() -> Admin {
@@ -159,4 +159,109 @@ async fn concurrent_domain_creations_all_commit() {
     let mut expected: Vec<String> = (0..RACERS).map(|i| format!("d{i}.race.test")).collect();
     expected.sort();
     assert_eq!(names, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_name_created_at_once_commits_once() {
+    let api = std::sync::Arc::new(Admin::new());
+    let before = api.revision();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..RACERS {
+        let api = api.clone();
+        tasks.spawn(async move {
+            let got = api
+                .call(
+                    "POST",
+                    "/domains",
+                    Some(json!({"name": "same.race.test", "origins": [{"address": format!("127.0.0.{}", i + 1)}]})),
+                )
+                .await;
+            (i, got)
+        });
+    }
+    let mut winners = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        let (i, got) = r.unwrap();
+        if got.0 == 201 {
+            winners.push(i);
+        } else {
+            assert_error(
+                &format!("racer {i}"),
+                &got,
+                409,
+                "AlreadyExists",
+                Some("name"),
+            );
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one creation wins: {winners:?}");
+    assert_eq!(api.revision(), before + 1);
+    let d = api.ok("GET", "/domains/same.race.test", None).await;
+    assert_eq!(
+        d["origins"][0]["address"],
+        format!("127.0.0.{}", winners[0] + 1),
+        "the winner's domain is the one stored: {d}"
+    );
+}
+
+/// Binding a certificate and deleting it at the same time: one of the two wins, the other is
+/// refused for the state the winner left, and no domain is left naming a deleted certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn binding_and_deleting_a_certificate_at_once() {
+    let api = std::sync::Arc::new(Admin::new());
+    let ca = TestCa::new("race CA").unwrap();
+    for round in 0..8 {
+        let d = format!("r{round}.race.test");
+        let cert = format!("c{round}");
+        api.upload_cert(&cert, &ca.leaf(&[&d]).unwrap()).await;
+        api.add_domain(&d).await;
+        let bind = {
+            let (api, d, cert) = (api.clone(), d.clone(), cert.clone());
+            tokio::spawn(async move {
+                api.call(
+                    "PUT",
+                    &format!("/domains/{d}/https"),
+                    Some(json!({"enabled": true, "certificate": cert})),
+                )
+                .await
+            })
+        };
+        let delete = {
+            let (api, cert) = (api.clone(), cert.clone());
+            tokio::spawn(async move {
+                api.call("DELETE", &format!("/certificates/{cert}"), None)
+                    .await
+            })
+        };
+        let (bound, deleted) = (bind.await.unwrap(), delete.await.unwrap());
+        let h = api.ok("GET", &format!("/domains/{d}/https"), None).await;
+        let (s, _) = api
+            .call("GET", &format!("/certificates/{cert}"), None)
+            .await;
+        if bound.0 == 200 {
+            assert_error("delete after bind", &deleted, 409, "CertificateInUse", None);
+            assert_eq!(s, 200, "round {round}: the bound certificate is gone");
+            assert_eq!(h["certificate"], cert.as_str(), "round {round}: {h}");
+            assert_eq!(h["enabled"], true, "round {round}: {h}");
+        } else {
+            assert_eq!(
+                deleted.0, 204,
+                "round {round}: neither write won: {}",
+                deleted.1
+            );
+            assert_error(
+                "bind after delete",
+                &bound,
+                404,
+                "NotFound",
+                Some("certificate"),
+            );
+            assert_eq!(
+                s, 404,
+                "round {round}: the deleted certificate is still there"
+            );
+            assert_eq!(h["certificate"], Value::Null, "round {round}: {h}");
+            assert_eq!(h["enabled"], false, "round {round}: {h}");
+        }
+    }
 }
