@@ -8,8 +8,9 @@ use hyper::body::Incoming;
 use tlsedge_model::ForceRedirect;
 
 use crate::body::EdgeBody;
+use crate::edge::Edge;
+use crate::proxy;
 use crate::snapshot::DomainRuntime;
-use crate::{proxy, Edge};
 
 /// What a request handler knows about the connection it came on.
 pub(crate) struct ConnInfo {

@@ -13,8 +13,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::LazyConfigAcceptor;
 
+use crate::edge::Edge;
 use crate::handler::{handle, ConnInfo};
-use crate::{DomainRuntime, Edge};
+use crate::snapshot::DomainRuntime;
 
 /// Tells the listeners to stop accepting and drain. Clone it to every listener; call
 /// [`Shutdown::trigger`] once.
@@ -164,7 +165,7 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
     accept_loop(
         edge,
         listener,
-        e.limits.http.clone(),
+        e.limits().http.clone(),
         shutdown,
         move |tcp, peer, open, watcher| {
             let edge = e.clone();
@@ -191,7 +192,7 @@ pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutd
     accept_loop(
         edge,
         listener,
-        e.limits.https.clone(),
+        e.limits().https.clone(),
         shutdown,
         move |tcp, peer, open, watcher| {
             let edge = e.clone();
@@ -269,7 +270,7 @@ async fn handshake(
         edge.metrics().handshakes_rejected_sni.fetch_add(1, Relaxed);
         // Completing the handshake with a config that resolves no certificate makes rustls
         // send a fatal alert; the error that follows is the expected outcome.
-        let err = match start.into_stream(edge.tls.reject()).await {
+        let err = match start.into_stream(edge.reject_config()).await {
             Ok(_) => std::io::Error::other("handshake without a certificate succeeded"),
             Err(e) => e,
         };

@@ -6,10 +6,11 @@ use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use tlsedge_model::{DomainConfig, DomainName, OriginProtocol};
 
+use crate::error::EdgeError;
 use crate::pool::{ConfigId, PoolKey, TlsTarget};
+use crate::settings::EdgeSettings;
 use crate::tls::TlsFactory;
 use crate::usage::DomainUsage;
-use crate::{EdgeError, EdgeSettings};
 
 /// What the data plane needs to serve one domain: its validated configuration and, when HTTPS
 /// is enabled, its certificate with the key already parsed.
@@ -72,9 +73,9 @@ impl DomainRuntime {
             OriginProtocol::Http => None,
             OriginProtocol::Https | OriginProtocol::Follow => Some(
                 tls.origin_client(cfg.origin_verify_tls, cfg.origin_ca_pem.as_deref())
-                    .map_err(|reason| EdgeError::OriginCa {
+                    .map_err(|source| EdgeError::OriginCa {
                         domain: cfg.name.to_string(),
-                        reason,
+                        source,
                     })?,
             ),
         };

@@ -7,7 +7,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{CipherSuite, ClientConfig, RootCertStore, ServerConfig};
 use tlsedge_model::TlsVersion;
 
-use crate::EdgeError;
+use crate::error::{EdgeError, OriginCaError};
 
 /// TLS settings shared by every domain.
 #[derive(Debug, Clone)]
@@ -224,12 +224,13 @@ impl TlsFactory {
         self.reject.clone()
     }
 
-    /// The client config for a domain's origin.
+    /// The client config for a domain's origin: the system's roots, the CAs of `ca_pem`, or
+    /// no verification at all. Fails when `ca_pem` holds no usable CA certificate.
     pub(crate) fn origin_client(
         &self,
         verify: bool,
         ca_pem: Option<&str>,
-    ) -> Result<Arc<ClientConfig>, String> {
+    ) -> Result<Arc<ClientConfig>, OriginCaError> {
         if !verify {
             return Ok(self.origin_insecure.clone());
         }
@@ -239,18 +240,16 @@ impl TlsFactory {
         use rustls_pki_types::pem::PemObject;
         let mut roots = RootCertStore::empty();
         for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
-            roots
-                .add(cert)
-                .map_err(|e| format!("not a usable CA certificate: {e}"))?;
+            let cert = cert.map_err(OriginCaError::NotPem)?;
+            roots.add(cert).map_err(OriginCaError::UnusableCa)?;
         }
         if roots.is_empty() {
-            return Err("no CA certificate in it".into());
+            return Err(OriginCaError::Empty);
         }
         let provider = self.origin_default.crypto_provider().clone();
         client_config(provider, roots)
             .map(Arc::new)
-            .map_err(|e| e.to_string())
+            .map_err(OriginCaError::ClientConfig)
     }
 }
 
