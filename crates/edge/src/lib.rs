@@ -11,12 +11,17 @@
 //! [`DomainInput`]s (a validated domain plus its parsed certificate) and it does the rest.
 
 mod body;
+mod conn;
 mod edge;
 mod error;
 mod handler;
 mod metrics;
+mod policy;
 mod pool;
 mod proxy;
+mod respond;
+mod rewrite;
+mod scheme;
 mod server;
 mod settings;
 mod snapshot;

@@ -13,9 +13,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::LazyConfigAcceptor;
 
+use crate::conn::ConnInfo;
 use crate::edge::Edge;
-use crate::handler::{handle, ConnInfo};
-use crate::snapshot::DomainRuntime;
+use crate::handler::handle;
+use crate::snapshot::{DomainRuntime, HostBuf};
 
 /// Tells the listeners to stop accepting and drain. Clone it to every listener; call
 /// [`Shutdown::trigger`] once.
@@ -170,11 +171,7 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
         move |tcp, peer, open, watcher| {
             let edge = e.clone();
             async move {
-                let info = Arc::new(ConnInfo {
-                    edge: edge.clone(),
-                    client_ip: client_ip(peer),
-                    tls: None,
-                });
+                let info = Arc::new(ConnInfo::new(edge.clone(), peer, None));
                 serve_conn(&edge, tcp, info, false, watcher).await;
                 drop(open);
             }
@@ -236,11 +233,7 @@ async fn start_tls(
     };
     edge.metrics().handshakes.fetch_add(1, Relaxed);
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let info = Arc::new(ConnInfo {
-        edge: edge.clone(),
-        client_ip: client_ip(peer),
-        tls: Some(sni_domain),
-    });
+    let info = Arc::new(ConnInfo::new(edge.clone(), peer, Some(sni_domain)));
     Some(serve_conn(&edge, tls, info, h2, watcher))
 }
 
@@ -258,13 +251,11 @@ async fn handshake(
         let hello = start.client_hello();
         let chacha = crate::tls::prefers_chacha(hello.cipher_suites());
         let snapshot = edge.snapshot();
-        hello.server_name().and_then(|sni| {
-            if sni.bytes().any(|b| b.is_ascii_uppercase()) {
-                snapshot.tls_domain(&sni.to_ascii_lowercase(), chacha)
-            } else {
-                snapshot.tls_domain(sni, chacha)
-            }
-        })
+        let mut buf = HostBuf::default();
+        hello
+            .server_name()
+            .and_then(|sni| buf.lowercase(sni))
+            .and_then(|sni| snapshot.tls_domain(sni, chacha))
     };
     let Some((domain, config)) = found else {
         edge.metrics().handshakes_rejected_sni.fetch_add(1, Relaxed);
@@ -278,9 +269,4 @@ async fn handshake(
     };
     let stream = start.into_stream(config).await?;
     Ok((stream, domain))
-}
-
-fn client_ip(peer: std::net::SocketAddr) -> http::HeaderValue {
-    http::HeaderValue::from_str(&peer.ip().to_string())
-        .unwrap_or(http::HeaderValue::from_static("unknown"))
 }

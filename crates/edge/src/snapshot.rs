@@ -1,7 +1,7 @@
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
 
-use http::HeaderValue;
+use http::{HeaderValue, StatusCode};
 use rustls::sign::CertifiedKey;
 use rustls::ServerConfig;
 use tlsedge_model::{DomainConfig, DomainName, OriginProtocol};
@@ -37,6 +37,10 @@ pub struct DomainRuntime {
     pub(crate) cert: Option<Arc<CertifiedKey>>,
     /// `Strict-Transport-Security` value, when HSTS is on.
     pub(crate) hsts: Option<HeaderValue>,
+    /// The status of its forced redirects.
+    pub(crate) redirect_status: StatusCode,
+    /// The `Host` header its origins get, when `origin_host` is set (else the client's).
+    pub(crate) origin_host: Option<HeaderValue>,
     /// Per origin: the pool key of its plain-HTTP port and, when origins may be reached over
     /// TLS, of its HTTPS port (with the SNI to send), built once.
     pub(crate) origin_keys: Vec<(PoolKey, Option<PoolKey>)>,
@@ -51,6 +55,10 @@ pub struct DomainRuntime {
 }
 
 impl DomainRuntime {
+    /// Derives everything requests and handshakes of the domain need, so that they only read
+    /// it: the handshake config, the header values, the redirect status, the origin pool keys.
+    ///
+    /// Fails with [`EdgeError::OriginCa`] when its `origin_ca_pem` is unusable.
     pub(crate) fn build(
         input: DomainInput,
         tls: &TlsFactory,
@@ -69,6 +77,14 @@ impl DomainRuntime {
             .hsts
             .header_value()
             .and_then(|v| HeaderValue::from_str(&v).ok());
+        // Validated as 301, 302, 307 or 308 when the domain was written.
+        let redirect_status = StatusCode::from_u16(cfg.https.redirect_status)
+            .unwrap_or(StatusCode::MOVED_PERMANENTLY);
+        // A value that is no valid header keeps the client's Host, as if unset.
+        let origin_host = cfg
+            .origin_host
+            .as_deref()
+            .and_then(|h| HeaderValue::from_str(h).ok());
         let origin_tls = match cfg.origin_protocol {
             OriginProtocol::Http => None,
             OriginProtocol::Https | OriginProtocol::Follow => Some(
@@ -114,6 +130,8 @@ impl DomainRuntime {
             tls: server,
             tls_client_order: OnceLock::new(),
             hsts,
+            redirect_status,
+            origin_host,
             origin_idle_per_host: settings.origin_idle_per_host,
             origin_idle_timeout: settings.origin_idle_timeout,
             down_until,
@@ -177,6 +195,7 @@ impl Snapshot {
     }
 
     /// The domain for a lowercase host: the exact name, else the one-level wildcard above it.
+    /// Callers lowercase the host with a [`HostBuf`], so a lookup never allocates.
     pub fn lookup(&self, host: &str) -> Option<&Arc<DomainRuntime>> {
         if let Some(d) = self.exact.get(host) {
             return Some(d);
@@ -227,5 +246,51 @@ impl Snapshot {
             }
         }
         next
+    }
+}
+
+/// The longest host name (RFC 1035: 253 characters without the trailing dot).
+const MAX_HOST_LEN: usize = 253;
+
+/// A buffer on the stack to lowercase a host name in, so the lookups of the handshake and of
+/// every request allocate nothing whatever case the client wrote the name in.
+pub(crate) struct HostBuf([u8; MAX_HOST_LEN]);
+
+impl Default for HostBuf {
+    fn default() -> Self {
+        Self([0; MAX_HOST_LEN])
+    }
+}
+
+impl HostBuf {
+    /// `host` in ASCII lowercase, or `None` when it is longer than a host name can be.
+    pub(crate) fn lowercase(&mut self, host: &str) -> Option<&str> {
+        let out = self.0.get_mut(..host.len())?;
+        for (o, b) in out.iter_mut().zip(host.bytes()) {
+            *o = b.to_ascii_lowercase();
+        }
+        // ASCII lowercasing keeps UTF-8 valid, so this never fails.
+        std::str::from_utf8(out).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_host_is_lowercased_without_allocating_up_to_the_longest_name() {
+        let mut buf = HostBuf::default();
+        assert_eq!(buf.lowercase("WWW.Example.COM"), Some("www.example.com"));
+        assert_eq!(
+            buf.lowercase("b\u{fc}cher.example"),
+            Some("b\u{fc}cher.example")
+        );
+        let longest = "A".repeat(MAX_HOST_LEN);
+        assert_eq!(
+            buf.lowercase(&longest),
+            Some("a".repeat(MAX_HOST_LEN).as_str())
+        );
+        assert_eq!(buf.lowercase(&"a".repeat(MAX_HOST_LEN + 1)), None);
     }
 }
