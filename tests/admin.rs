@@ -410,10 +410,12 @@ async fn private_certificate_is_served_until_https_is_disabled() {
     );
 }
 
-/// A certificate completed from a CSR (its key never left the node) is served.
+/// A certificate completed from a CSR is served; its key, made by the node and never returned,
+/// outlives a restart (sealed in the store) so the signed certificate can come back later.
 #[tokio::test]
-async fn certificate_from_a_csr_is_served() {
-    let node = Node::start("");
+async fn certificate_from_a_csr_is_completed_after_a_restart_and_served() {
+    let mut node = Node::start("");
+    let dir = node.take_dir().unwrap();
     let api = node.api();
     let ca = TestCa::new("csr CA");
     let v = api
@@ -423,20 +425,35 @@ async fn certificate_from_a_csr_is_served() {
             Some(json!({"name": "csr-1", "common_name": "csr.test", "sans": ["csr.test", "www.csr.test"]})),
         )
         .await;
+    let status = node.stop().await;
+    assert!(status.success(), "the node did not stop cleanly: {status}");
+
+    let node = Node::start_in(dir.path(), "");
+    let api = node.api();
     let req =
         rcgen::CertificateSigningRequestParams::from_pem(v["csr_pem"].as_str().unwrap()).unwrap();
     let issuer = rcgen::Issuer::from_params(&ca.params, &ca.key);
     let signed = req.signed_by(&issuer).unwrap();
-    api.ok(
-        "PUT",
-        "/certificates/csr-1",
-        Some(json!({"cert_pem": signed.pem()})),
-    )
-    .await;
+    let info = api
+        .ok(
+            "PUT",
+            "/certificates/csr-1",
+            Some(json!({"cert_pem": signed.pem()})),
+        )
+        .await;
+    assert_eq!(info["status"], "valid", "{}", show(&info));
     let origin = Origin::http(echo("csr")).await;
     api.add_domain("www.csr.test", origin.addr).await;
     api.enable_https("www.csr.test", "csr-1", json!({})).await;
     served(&node, "www.csr.test", &ca.cert_pem, signed.der()).await;
+    let client = node.client(&ca.cert_pem, &["www.csr.test"]);
+    let resp = client
+        .get(node.https_url("www.csr.test", "/c"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.unwrap(), "csr /c");
 }
 
 // ---------------------------------------------------------------------------------------------
