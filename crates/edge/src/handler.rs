@@ -86,7 +86,7 @@ pub(crate) async fn handle(
 /// The host a request is for, lowercase, without port or trailing dot, written into `buf`
 /// (nothing is allocated): the URI authority (HTTP/2 and absolute-form requests), else the
 /// Host header. `None` when there is none, or it is empty or longer than a host name can be.
-pub(crate) fn request_host<'b, B>(req: &Request<B>, buf: &'b mut HostBuf) -> Option<&'b str> {
+fn request_host<'b, B>(req: &Request<B>, buf: &'b mut HostBuf) -> Option<&'b str> {
     let raw = match req.uri().authority() {
         Some(a) => a.host(),
         None => {

@@ -9,6 +9,19 @@
 //!
 //! This crate knows nothing of the store or the admin API: the binary feeds it
 //! [`DomainInput`]s (a validated domain plus its parsed certificate) and it does the rest.
+//!
+//! A request's way through the modules:
+//! - `server`: the listeners, the TLS handshake (SNI → the domain's `ServerConfig`) and the
+//!   connection limits; one `conn::ConnInfo` per connection.
+//! - `handler`: routes the request by its host in the snapshot and asks `policy::decide`
+//!   (pure: the domain, the scheme, the domain the connection was made for) what to do.
+//! - `respond`: every response the edge makes itself (refusals, redirects), from a typed
+//!   `Refusal`.
+//! - `proxy`: the origin loop (order, failover, pooled connections from `pool`), with the heads
+//!   rewritten by `rewrite` and the body streamed by `body`.
+//!
+//! What a domain needs per request (handshake config, header values, redirect status, origin
+//! pool keys) is built once in `snapshot::DomainRuntime` when the configuration changes.
 
 mod body;
 mod conn;
