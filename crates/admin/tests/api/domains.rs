@@ -1,5 +1,7 @@
 //! Domains: the rules that tie domains to certificates, domain names, and concurrent writes.
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use crate::certs::TestCa;
@@ -122,16 +124,25 @@ async fn a_certificate_in_use_cannot_be_deleted() {
     );
 }
 
-/// How many domains are created at once.
+/// How many writes race.
 const RACERS: u64 = 20;
+
+/// Two nodes' admin APIs on one store: each queues its own writes, so theirs meet at the store
+/// (a commit conflict and a retry from a fresh state).
+fn two_nodes() -> [Arc<Admin>; 2] {
+    let a = Admin::new();
+    let b = a.peer();
+    [Arc::new(a), Arc::new(b)]
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_domain_creations_all_commit() {
-    let api = std::sync::Arc::new(Admin::new());
+    let nodes = two_nodes();
+    let api = &nodes[0];
     let before = api.revision();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..RACERS {
-        let api = api.clone();
+        let api = nodes[i as usize % 2].clone();
         tasks.spawn(async move {
             let (s, v) = api
                 .call(
@@ -163,11 +174,12 @@ async fn concurrent_domain_creations_all_commit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_name_created_at_once_commits_once() {
-    let api = std::sync::Arc::new(Admin::new());
+    let nodes = two_nodes();
+    let api = &nodes[0];
     let before = api.revision();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..RACERS {
-        let api = api.clone();
+        let api = nodes[i as usize % 2].clone();
         tasks.spawn(async move {
             let got = api
                 .call(
@@ -204,11 +216,12 @@ async fn one_name_created_at_once_commits_once() {
     );
 }
 
-/// Binding a certificate and deleting it at the same time: one of the two wins, the other is
-/// refused for the state the winner left, and no domain is left naming a deleted certificate.
+/// Binding a certificate on one node and deleting it on another at the same time: one of the
+/// two wins, the other is refused for the state the winner left, and no domain is left naming a
+/// deleted certificate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn binding_and_deleting_a_certificate_at_once() {
-    let api = std::sync::Arc::new(Admin::new());
+    let [api, peer] = two_nodes();
     let ca = TestCa::new("race CA").unwrap();
     for round in 0..8 {
         let d = format!("r{round}.race.test");
@@ -227,7 +240,7 @@ async fn binding_and_deleting_a_certificate_at_once() {
             })
         };
         let delete = {
-            let (api, cert) = (api.clone(), cert.clone());
+            let (api, cert) = (peer.clone(), cert.clone());
             tokio::spawn(async move {
                 api.call("DELETE", &format!("/certificates/{cert}"), None)
                     .await

@@ -20,13 +20,14 @@ pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// What the stand-in data plane adds to `/metrics`.
 pub(crate) const DATA_PLANE_METRIC: &str = "tlsedge_test_data_plane_sample 7";
 
-/// One admin API over its own store.
+/// One admin API over a store in a temporary folder (shared with its [`Admin::peer`]s).
 pub(crate) struct Admin {
     router: axum::Router,
     store: Arc<dyn Store>,
+    master: Arc<MasterKey>,
     /// The bearer token.
     pub(crate) token: String,
-    _dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
 }
 
 /// An answer: status, headers and the body as text.
@@ -54,9 +55,30 @@ impl Admin {
             Arc::new(SqliteStore::open(&dir.path().join("tlsedge.db")).unwrap());
         let master = Arc::new(MasterKey::load_or_create(&dir.path().join("master.key")).unwrap());
         let token = tlsedge_admin::load_or_create_token(&dir.path().join("admin.token")).unwrap();
+        Admin::serving(store, master, token, Arc::new(dir))
+    }
+
+    /// The admin API of another node on the same store, master key and token: its writes race
+    /// this one's at the store (each node only queues its own).
+    pub(crate) fn peer(&self) -> Admin {
+        Admin::serving(
+            self.store.clone(),
+            self.master.clone(),
+            self.token.clone(),
+            self.dir.clone(),
+        )
+    }
+
+    /// The router, built as the binary builds it.
+    fn serving(
+        store: Arc<dyn Store>,
+        master: Arc<MasterKey>,
+        token: String,
+        dir: Arc<tempfile::TempDir>,
+    ) -> Admin {
         let state = Arc::new(AdminState::new(
             store.clone(),
-            master,
+            master.clone(),
             token.clone(),
             MAX_BODY_BYTES,
             Arc::new(|out: &mut String| {
@@ -69,8 +91,9 @@ impl Admin {
         Admin {
             router: tlsedge_admin::app(state),
             store,
+            master,
             token,
-            _dir: dir,
+            dir,
         }
     }
 
