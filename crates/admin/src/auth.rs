@@ -8,7 +8,7 @@ use subtle::ConstantTimeEq;
 use tlsedge_model::ErrorCode;
 
 use crate::error::ApiError;
-use crate::AdminState;
+use crate::state::AdminState;
 
 /// Reads the bearer token from `path`, or creates the file (mode 0600) with 32 random bytes in
 /// hex if it does not exist. The token itself is never logged.

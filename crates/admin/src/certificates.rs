@@ -2,21 +2,24 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
+use tlsedge_api::{
+    CertificateList, CertificateStats, DeployRequest, DomainNames, ReplaceRequest, UploadRequest,
+};
 use tlsedge_model::{
     san_covers, CertName, CertStatus, CertificateInfo, DomainName, ErrorCode, StoredCertificate,
 };
 use tlsedge_store::{Op, State as StoreState};
 
-use crate::error::{parse_json, ApiError};
-use crate::{body_error, query_error, write, AdminState};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Name};
+use crate::state::AdminState;
+use crate::write::write;
 
 pub(crate) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -28,28 +31,6 @@ pub(crate) fn routes() -> Router<Arc<AdminState>> {
         .route("/certificates/{name}/domains", get(domains_of))
         .route("/certificates/{name}/deploy", post(deploy))
         .route("/stats/certificates", get(stats))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct UploadRequest {
-    name: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReplaceRequest {
-    cert_pem: String,
-    #[serde(default)]
-    key_pem: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct DeployRequest {
-    domains: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -73,10 +54,6 @@ pub(crate) fn info(
 
 fn cert_name(s: &str) -> Result<CertName, ApiError> {
     CertName::parse(s).map_err(ApiError::from)
-}
-
-fn lookup_name(s: &str) -> Result<CertName, ApiError> {
-    CertName::parse(s).map_err(|_| ApiError::not_found("certificate", s))
 }
 
 /// A certificate, validated and with its key sealed under the master key.
@@ -133,9 +110,8 @@ pub(crate) fn check_servable(
 
 async fn upload(
     State(s): State<Arc<AdminState>>,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(req): ApiJson<UploadRequest>,
 ) -> Result<(StatusCode, Json<CertificateInfo>), ApiError> {
-    let req: UploadRequest = parse_json(&body.map_err(body_error)?)?;
     let name = cert_name(&req.name)?;
     if s.store.state().certificates.contains_key(&name) {
         return Err(already_exists(&name));
@@ -163,11 +139,9 @@ fn already_exists(name: &CertName) -> ApiError {
 
 async fn replace(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    Name(name): Name<CertName>,
+    ApiJson(req): ApiJson<ReplaceRequest>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
-    let name = lookup_name(&name)?;
-    let req: ReplaceRequest = parse_json(&body.map_err(body_error)?)?;
     let Some(current) = s.store.state().certificates.get(&name).cloned() else {
         return Err(ApiError::not_found("certificate", name.as_str()));
     };
@@ -214,9 +188,8 @@ async fn replace(
 
 async fn list(
     State(s): State<Arc<AdminState>>,
-    q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = q.map_err(query_error)?;
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> Json<CertificateList> {
     let st = s.store.state();
     let now = OffsetDateTime::now_utc();
     let serving = st.serving_index();
@@ -233,14 +206,15 @@ async fn list(
         })
         .map(|c| CertificateInfo::new(c, serving.get(&c.name).cloned().unwrap_or_default(), now))
         .collect();
-    Ok(Json(serde_json::json!({ "certificates": certs })))
+    Json(CertificateList {
+        certificates: certs,
+    })
 }
 
 async fn show(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
+    Name(name): Name<CertName>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
-    let name = lookup_name(&name)?;
     let st = s.store.state();
     let cert = st
         .certificates
@@ -251,23 +225,21 @@ async fn show(
 
 async fn domains_of(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let name = lookup_name(&name)?;
+    Name(name): Name<CertName>,
+) -> Result<Json<DomainNames>, ApiError> {
     let st = s.store.state();
     if !st.certificates.contains_key(&name) {
         return Err(ApiError::not_found("certificate", name.as_str()));
     }
-    Ok(Json(
-        serde_json::json!({ "domains": st.domains_serving(&name) }),
-    ))
+    Ok(Json(DomainNames {
+        domains: st.domains_serving(&name),
+    }))
 }
 
 async fn delete(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
+    Name(name): Name<CertName>,
 ) -> Result<StatusCode, ApiError> {
-    let name = lookup_name(&name)?;
     write(&s, |st| {
         if !st.certificates.contains_key(&name) {
             return Err(ApiError::not_found("certificate", name.as_str()));
@@ -298,11 +270,9 @@ async fn delete(
 
 async fn deploy(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let name = lookup_name(&name)?;
-    let req: DeployRequest = parse_json(&body.map_err(body_error)?)?;
+    Name(name): Name<CertName>,
+    ApiJson(req): ApiJson<DeployRequest>,
+) -> Result<Json<DomainNames>, ApiError> {
     if req.domains.is_empty() {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -361,7 +331,7 @@ async fn deploy(
     })
     .await?;
     tracing::info!(certificate = %name, domains = deployed.len(), "certificate deployed");
-    Ok(Json(serde_json::json!({ "domains": deployed })))
+    Ok(Json(DomainNames { domains: deployed }))
 }
 
 /// When a domain stops using a certificate private to it, that certificate (and its key) goes.
@@ -378,9 +348,8 @@ pub(crate) fn drop_private_cert(
 
 async fn stats(
     State(s): State<Arc<AdminState>>,
-    q: Result<Query<StatsQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(q) = q.map_err(query_error)?;
+    ApiQuery(q): ApiQuery<StatsQuery>,
+) -> Json<CertificateStats> {
     let st = s.store.state();
     let now = OffsetDateTime::now_utc();
     let horizon = now + Duration::days(i64::from(q.within_days.unwrap_or(30)));
@@ -394,7 +363,9 @@ async fn stats(
             }
         }
     }
-    Ok(Json(
-        serde_json::json!({ "total": st.certificates.len(), "expired": expired, "expiring": expiring }),
-    ))
+    Json(CertificateStats {
+        total: st.certificates.len(),
+        expired,
+        expiring,
+    })
 }

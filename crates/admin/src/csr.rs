@@ -4,43 +4,18 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use bytes::Bytes;
-use serde::Deserialize;
+use tlsedge_api::{CsrRequest, CsrResponse};
 use tlsedge_certs::{KeyFormat, KeyMaterial};
 use tlsedge_model::{CertName, DomainName, ErrorCode, StoredCertificate};
 use tlsedge_store::Op;
 
-use crate::error::{parse_json, ApiError};
-use crate::{body_error, write, AdminState};
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CsrRequest {
-    name: String,
-    common_name: String,
-    #[serde(default)]
-    sans: Vec<String>,
-    /// `ecdsa-p256` (default), `ecdsa-p384`, `rsa-2048`, `rsa-3072` or `rsa-4096`.
-    #[serde(default)]
-    key_type: Option<String>,
-    #[serde(default)]
-    organization: Option<String>,
-    #[serde(default)]
-    organizational_unit: Option<String>,
-    /// Two-letter country code.
-    #[serde(default)]
-    country: Option<String>,
-    #[serde(default)]
-    state: Option<String>,
-    #[serde(default)]
-    city: Option<String>,
-    #[serde(default)]
-    email: Option<String>,
-}
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AdminState;
+use crate::write::write;
 
 fn invalid(field: &str, msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, msg).field(field)
@@ -139,9 +114,8 @@ fn params(req: &CsrRequest) -> Result<rcgen::CertificateParams, ApiError> {
 
 pub(crate) async fn create(
     State(s): State<Arc<AdminState>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let req: CsrRequest = parse_json(&body.map_err(body_error)?)?;
+    ApiJson(req): ApiJson<CsrRequest>,
+) -> Result<(StatusCode, Json<CsrResponse>), ApiError> {
     let name = CertName::parse(&req.name)?;
     let params = params(&req)?;
     if s.store.state().certificates.contains_key(&name) {
@@ -186,8 +160,5 @@ pub(crate) async fn create(
     })
     .await?;
     tracing::info!(certificate = %name, "CSR generated");
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "name": name, "csr_pem": csr_pem })),
-    ))
+    Ok((StatusCode::CREATED, Json(CsrResponse { name, csr_pem })))
 }

@@ -2,19 +2,21 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use bytes::Bytes;
+use serde::Deserialize;
 use time::OffsetDateTime;
-use tlsedge_model::{CertName, DomainConfig, DomainName, ErrorCode, HttpsConfig};
+use tlsedge_api::{DomainList, HttpsPatch, HttpsView, UsageReport};
+use tlsedge_model::{CertName, DomainConfig, DomainName, ErrorCode};
 use tlsedge_store::{Op, State as StoreState};
 
 use crate::certificates::{check_servable, info, seal_upload};
-use crate::error::{json_error, parse_json, ApiError};
-use crate::{body_error, write, AdminState};
+use crate::error::ApiError;
+use crate::extract::{json_error, ApiJson, ApiQuery, Name};
+use crate::state::AdminState;
+use crate::write::write;
 
 pub(crate) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
@@ -22,10 +24,6 @@ pub(crate) fn routes() -> Router<Arc<AdminState>> {
         .route("/domains/{name}", get(show).put(replace).delete(delete))
         .route("/domains/{name}/https", get(show_https).put(set_https))
         .route("/domains/{name}/usage", get(usage))
-}
-
-fn lookup_name(s: &str) -> Result<DomainName, ApiError> {
-    DomainName::parse(s).map_err(|_| ApiError::not_found("domain", s))
 }
 
 fn get_domain(st: &StoreState, name: &DomainName) -> Result<Arc<DomainConfig>, ApiError> {
@@ -64,17 +62,11 @@ fn check_https(st: &StoreState, cfg: &DomainConfig) -> Result<(), ApiError> {
     check_servable(cert, &cfg.name).map_err(|e| e.field("certificate"))
 }
 
-fn parse_domain(body: Result<Bytes, BytesRejection>) -> Result<DomainConfig, ApiError> {
-    let mut cfg: DomainConfig = parse_json(&body.map_err(body_error)?)?;
-    cfg.validate()?;
-    Ok(cfg)
-}
-
 async fn create(
     State(s): State<Arc<AdminState>>,
-    body: Result<Bytes, BytesRejection>,
+    ApiJson(mut cfg): ApiJson<DomainConfig>,
 ) -> Result<(StatusCode, Json<DomainConfig>), ApiError> {
-    let cfg = parse_domain(body)?;
+    cfg.validate()?;
     write(&s, |st| {
         if st.domains.contains_key(&cfg.name) {
             return Err(ApiError::new(
@@ -91,30 +83,26 @@ async fn create(
     Ok((StatusCode::CREATED, Json(cfg)))
 }
 
-async fn list(State(s): State<Arc<AdminState>>) -> Json<serde_json::Value> {
+async fn list(State(s): State<Arc<AdminState>>) -> Json<DomainList> {
     let st = s.store.state();
-    let domains: Vec<&DomainConfig> = st.domains.values().map(|d| &**d).collect();
-    Json(serde_json::json!({ "domains": domains }))
+    let domains = st.domains.values().map(|d| (**d).clone()).collect();
+    Json(DomainList { domains })
 }
 
 async fn show(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
+    Name(name): Name<DomainName>,
 ) -> Result<Json<DomainConfig>, ApiError> {
-    let name = lookup_name(&name)?;
     Ok(Json((*get_domain(&s.store.state(), &name)?).clone()))
 }
 
 async fn replace(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    Name(name): Name<DomainName>,
+    ApiJson(mut value): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<DomainConfig>, ApiError> {
-    let name = lookup_name(&name)?;
     // A body without "https" keeps the domain's HTTPS settings: replacing the origins must not
     // silently turn HTTPS off.
-    let mut value: serde_json::Map<String, serde_json::Value> =
-        parse_json(&body.map_err(body_error)?)?;
     if !value.contains_key("https") {
         if let Some(current) = s.store.state().domains.get(&name) {
             value.insert(
@@ -159,9 +147,8 @@ fn private_cert_of(st: &StoreState, domain: &DomainName, cert: &CertName) -> Opt
 
 async fn delete(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
+    Name(name): Name<DomainName>,
 ) -> Result<StatusCode, ApiError> {
-    let name = lookup_name(&name)?;
     write(&s, |st| {
         let current = get_domain(st, &name)?;
         let mut ops = vec![Op::DeleteDomain(name.clone())];
@@ -176,28 +163,23 @@ async fn delete(
 }
 
 /// `HttpsConfig` plus `certificate_info`, as `GET /domains/{name}/https` answers.
-fn https_view(st: &StoreState, cfg: &DomainConfig) -> serde_json::Value {
-    let mut v = serde_json::to_value(&cfg.https).unwrap_or_default();
-    let info = cfg
+fn https_view(st: &StoreState, cfg: &DomainConfig) -> HttpsView {
+    let certificate_info = cfg
         .https
         .certificate
         .as_ref()
         .and_then(|c| st.certificates.get(c))
         .map(|c| info(st, c, OffsetDateTime::now_utc()));
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert(
-            "certificate_info".into(),
-            serde_json::to_value(info).unwrap_or_default(),
-        );
+    HttpsView {
+        https: cfg.https.clone(),
+        certificate_info,
     }
-    v
 }
 
 async fn show_https(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let name = lookup_name(&name)?;
+    Name(name): Name<DomainName>,
+) -> Result<Json<HttpsView>, ApiError> {
     let st = s.store.state();
     let cfg = get_domain(&st, &name)?;
     Ok(Json(https_view(&st, &cfg)))
@@ -209,61 +191,17 @@ fn private_cert_name(domain: &DomainName) -> Result<CertName, ApiError> {
         .map_err(ApiError::from)
 }
 
-/// Applies the fields present in `patch` over `current`: the HTTPS settings are changed, not
-/// replaced, so `{"enabled": false}` alone keeps the redirect and HSTS settings it depends on
-/// (and is refused while they need HTTPS). `hsts` merges the same way one level down.
-fn merge_https(
-    current: &HttpsConfig,
-    patch: serde_json::Map<String, serde_json::Value>,
-) -> Result<HttpsConfig, ApiError> {
-    let mut base = serde_json::to_value(current).map_err(ApiError::internal)?;
-    if let Some(obj) = base.as_object_mut() {
-        for (k, v) in patch {
-            match (k.as_str(), obj.get_mut("hsts"), v) {
-                ("hsts", Some(serde_json::Value::Object(h)), serde_json::Value::Object(p)) => {
-                    h.extend(p)
-                }
-                (_, _, v) => {
-                    obj.insert(k, v);
-                }
-            }
-        }
-    }
-    serde_json::from_value(base).map_err(|e| {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("invalid HTTPS settings: {e}"),
-        )
-    })
-}
-
+/// `PUT /domains/{name}/https`: applies the patch over the current settings (see
+/// [`HttpsPatch`]), with an optional certificate private to the domain.
 async fn set_https(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let name = lookup_name(&name)?;
-    let mut patch: serde_json::Map<String, serde_json::Value> =
-        parse_json(&body.map_err(body_error)?)?;
-    let take_str = |patch: &mut serde_json::Map<String, serde_json::Value>,
-                    k: &str|
-     -> Result<Option<String>, ApiError> {
-        match patch.remove(k) {
-            None | Some(serde_json::Value::Null) => Ok(None),
-            Some(serde_json::Value::String(s)) => Ok(Some(s)),
-            Some(_) => Err(ApiError::new(
-                ErrorCode::InvalidRequest,
-                format!("{k} must be a string"),
-            )
-            .field(k)),
-        }
-    };
-    let cert_pem = take_str(&mut patch, "cert_pem")?;
-    let key_pem = take_str(&mut patch, "key_pem")?;
-    let private = match (cert_pem, key_pem) {
+    Name(name): Name<DomainName>,
+    ApiJson(patch): ApiJson<HttpsPatch>,
+) -> Result<Json<HttpsView>, ApiError> {
+    let private = match (&patch.cert_pem, &patch.key_pem) {
         (None, None) => None,
         (Some(c), Some(k)) => {
-            if patch.get("certificate").is_some_and(|c| !c.is_null()) {
+            if matches!(patch.certificate, Some(Some(_))) {
                 return Err(ApiError::new(
                     ErrorCode::InvalidRequest,
                     "give either certificate or cert_pem/key_pem, not both",
@@ -271,7 +209,7 @@ async fn set_https(
                 .field("certificate"));
             }
             let cert_name = private_cert_name(&name)?;
-            Some(seal_upload(&s, &cert_name, &c, &k, Some(name.clone()))?)
+            Some(seal_upload(&s, &cert_name, c, k, Some(name.clone()))?)
         }
         (Some(_), None) => {
             return Err(
@@ -287,7 +225,7 @@ async fn set_https(
     };
     let (_, view) = write(&s, |st| {
         let current = get_domain(st, &name)?;
-        let mut https = merge_https(&current.https, patch.clone())?;
+        let mut https = patch.apply(&current.https);
         let mut ops = Vec::new();
         if let Some(p) = &private {
             if let Some(existing) = st.certificates.get(&p.name) {
@@ -299,7 +237,7 @@ async fn set_https(
                 }
             }
             https.certificate = Some(p.name.clone());
-            if !patch.contains_key("enabled") {
+            if patch.enabled.is_none() {
                 https.enabled = true;
             }
         }
@@ -336,7 +274,7 @@ async fn set_https(
     Ok(Json(view))
 }
 
-#[derive(serde::Deserialize)]
+#[derive(Deserialize)]
 pub(crate) struct UsageQuery {
     from: Option<String>,
     to: Option<String>,
@@ -360,20 +298,13 @@ fn rfc3339(
     }
 }
 
-fn stamp(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
-
 /// Requests and bytes of one domain, per minute, as this node counted them. Default window: the
 /// last 24 hours. Only minutes with traffic are listed.
 async fn usage(
     State(s): State<Arc<AdminState>>,
-    Path(name): Path<String>,
-    q: Result<axum::extract::Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let name = lookup_name(&name)?;
-    let axum::extract::Query(q) = q.map_err(crate::query_error)?;
+    Name(name): Name<DomainName>,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> Result<Json<UsageReport>, ApiError> {
     get_domain(&s.store.state(), &name)?;
     let now = OffsetDateTime::now_utc();
     let to = rfc3339("to", q.to.as_deref(), now)?;
@@ -384,27 +315,5 @@ async fn usage(
         );
     }
     let minutes = (s.usage)(name.as_str(), from.unix_timestamp(), to.unix_timestamp());
-    let mut total = tlsedge_model::MinuteUsage::default();
-    let list: Vec<serde_json::Value> = minutes
-        .iter()
-        .map(|m| {
-            total.add(m);
-            let start = OffsetDateTime::from_unix_timestamp(m.minute as i64 * 60)
-                .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-            serde_json::json!({
-                "start": stamp(start),
-                "requests": {"http": m.http, "https": m.https, "http2": m.http2},
-                "bytes_sent": m.bytes_sent,
-            })
-        })
-        .collect();
-    Ok(Json(serde_json::json!({
-        "domain": name,
-        "from": stamp(from),
-        "to": stamp(to),
-        "requests": {"http": total.http, "https": total.https, "http2": total.http2},
-        "bytes_sent": total.bytes_sent,
-        "cache": {"hit": 0, "miss": 0},
-        "minutes": list,
-    })))
+    Ok(Json(UsageReport::new(name, from, to, &minutes)))
 }

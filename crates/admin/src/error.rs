@@ -1,5 +1,9 @@
+//! The API's error: a code of the contract, a sentence, the field concerned, and the one place
+//! that turns it into a response.
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use tlsedge_api::{ErrorBody, ErrorDetail};
 use tlsedge_model::{ErrorCode, ValidationError};
 use tlsedge_store::StoreError;
 
@@ -13,6 +17,9 @@ pub struct ApiError {
     pub message: String,
     /// The field concerned.
     pub field: Option<String>,
+    /// The status, when the code's own does not fit (405 for a method a path does not take:
+    /// the contract has no code of its own for it).
+    status: Option<StatusCode>,
 }
 
 impl ApiError {
@@ -21,6 +28,7 @@ impl ApiError {
             code,
             message: message.into(),
             field: None,
+            status: None,
         }
     }
 
@@ -34,6 +42,14 @@ impl ApiError {
             ErrorCode::NotFound,
             format!("{what} {name:?} does not exist"),
         )
+    }
+
+    /// 405 with `InvalidRequest`: the path exists, the method does not.
+    pub(crate) fn method_not_allowed() -> Self {
+        Self {
+            status: Some(StatusCode::METHOD_NOT_ALLOWED),
+            ..Self::new(ErrorCode::InvalidRequest, "method not allowed on this path")
+        }
     }
 
     pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
@@ -67,9 +83,8 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         Self {
-            code: e.code,
-            message: e.message,
             field: e.field,
+            ..Self::new(e.code, e.message)
         }
     }
 }
@@ -82,40 +97,22 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut err = serde_json::json!({"code": self.code.as_str(), "message": self.message});
-        if let (Some(f), Some(obj)) = (self.field, err.as_object_mut()) {
-            obj.insert("field".into(), f.into());
-        }
-        let mut resp = (
-            status_of(self.code),
-            axum::Json(serde_json::json!({ "error": err })),
-        )
-            .into_response();
-        if self.code == ErrorCode::Unauthorized {
+        let status = self.status.unwrap_or_else(|| status_of(self.code));
+        let unauthorized = self.code == ErrorCode::Unauthorized;
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if unauthorized {
             resp.headers_mut().insert(
                 http::header::WWW_AUTHENTICATE,
                 http::HeaderValue::from_static("Bearer"),
             );
         }
         resp
-    }
-}
-
-/// Parses a JSON body into `T`, turning every failure into the contract's error shape: an
-/// invalid domain name into `InvalidDomain`, anything else into `InvalidRequest`.
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(json_error)
-}
-
-/// The contract's error for JSON that does not decode into the expected type.
-pub(crate) fn json_error(e: serde_json::Error) -> ApiError {
-    let msg = e.to_string();
-    if msg.starts_with("invalid domain name") {
-        ApiError::new(ErrorCode::InvalidDomain, msg).field("name")
-    } else {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("invalid JSON body: {msg}"),
-        )
     }
 }

@@ -1,10 +1,13 @@
-//! The OpenAPI document served at `/api/v1/openapi.json`, generated from the model's types.
+//! The OpenAPI document served at `/api/v1/openapi.json`, generated from the wire types
+//! (`tlsedge-api`) and the model's, the same types the handlers and the CLI use.
 
 use axum::Json;
+use tlsedge_api::{
+    CertificateList, CertificateStats, CsrRequest, CsrResponse, DeployRequest, DomainList,
+    DomainNames, ErrorBody, HttpsPatch, HttpsView, NodesReport, ReplaceRequest, UploadRequest,
+    UsageReport,
+};
 use utoipa::OpenApi;
-
-use crate::certificates::{DeployRequest, ReplaceRequest, UploadRequest};
-use crate::csr::CsrRequest;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,7 +18,10 @@ use crate::csr::CsrRequest;
         tlsedge_model::DomainConfig, tlsedge_model::Origin, tlsedge_model::OriginProtocol, tlsedge_model::Priority,
         tlsedge_model::HttpsConfig, tlsedge_model::Hsts, tlsedge_model::ForceRedirect, tlsedge_model::TlsVersion,
         tlsedge_model::CertificateInfo, tlsedge_model::CertificateMeta, tlsedge_model::CertStatus, tlsedge_model::ErrorCode,
-        UploadRequest, ReplaceRequest, DeployRequest, CsrRequest,
+        UploadRequest, ReplaceRequest, DeployRequest, CsrRequest, CsrResponse, DomainNames, CertificateList,
+        CertificateStats, DomainList, HttpsPatch, tlsedge_api::HstsPatch, HttpsView, UsageReport,
+        tlsedge_api::RequestCounts, tlsedge_api::CacheCounts, tlsedge_api::UsageMinute, NodesReport,
+        tlsedge_api::NodeReport, ErrorBody, tlsedge_api::ErrorDetail,
     )),
     paths(
         upload_certificate, list_certificates, get_certificate, replace_certificate, delete_certificate,
@@ -59,7 +65,7 @@ pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
 fn upload_certificate() {}
 
 #[utoipa::path(get, path = "/api/v1/certificates", params(("expiring_within_days" = Option<u32>, Query)),
-    responses((status = 200, description = "{\"certificates\": [CertificateInfo]}")))]
+    responses((status = 200, body = CertificateList)))]
 #[allow(dead_code)]
 fn list_certificates() {}
 
@@ -80,17 +86,17 @@ fn replace_certificate() {}
 fn delete_certificate() {}
 
 #[utoipa::path(get, path = "/api/v1/certificates/{name}/domains", params(("name" = String, Path)),
-    responses((status = 200, description = "{\"domains\": [name]}")))]
+    responses((status = 200, body = DomainNames, description = "the domains that serve it")))]
 #[allow(dead_code)]
 fn certificate_domains() {}
 
 #[utoipa::path(post, path = "/api/v1/certificates/{name}/deploy", params(("name" = String, Path)), request_body = DeployRequest,
-    responses((status = 200, description = "{\"domains\": [name]}"), (status = 422, description = "DomainNotCovered (all or nothing)")))]
+    responses((status = 200, body = DomainNames, description = "the domains now bound"), (status = 422, description = "DomainNotCovered (all or nothing)")))]
 #[allow(dead_code)]
 fn deploy_certificate() {}
 
 #[utoipa::path(get, path = "/api/v1/stats/certificates", params(("within_days" = Option<u32>, Query)),
-    responses((status = 200, description = "{\"total\", \"expired\", \"expiring\"}")))]
+    responses((status = 200, body = CertificateStats)))]
 #[allow(dead_code)]
 fn certificate_stats() {}
 
@@ -99,7 +105,7 @@ fn certificate_stats() {}
 #[allow(dead_code)]
 fn create_domain() {}
 
-#[utoipa::path(get, path = "/api/v1/domains", responses((status = 200, description = "{\"domains\": [DomainConfig]}")))]
+#[utoipa::path(get, path = "/api/v1/domains", responses((status = 200, body = DomainList)))]
 #[allow(dead_code)]
 fn list_domains() {}
 
@@ -119,28 +125,28 @@ fn replace_domain() {}
 fn delete_domain() {}
 
 #[utoipa::path(get, path = "/api/v1/domains/{name}/https", params(("name" = String, Path)),
-    responses((status = 200, description = "HttpsConfig plus certificate_info")))]
+    responses((status = 200, body = HttpsView)))]
 #[allow(dead_code)]
 fn get_https() {}
 
-#[utoipa::path(put, path = "/api/v1/domains/{name}/https", params(("name" = String, Path)), request_body = tlsedge_model::HttpsConfig,
-    responses((status = 200, description = "HttpsConfig plus certificate_info"), (status = 409, description = "HttpsDependency"),
+#[utoipa::path(put, path = "/api/v1/domains/{name}/https", params(("name" = String, Path)), request_body = HttpsPatch,
+    responses((status = 200, body = HttpsView), (status = 409, description = "HttpsDependency"),
               (status = 422, description = "DomainNotCovered, and the upload codes when cert_pem/key_pem are given")))]
 #[allow(dead_code)]
 fn set_https() {}
 
-#[utoipa::path(get, path = "/api/v1/nodes", responses((status = 200, description = "{\"revision\", \"nodes\": [{\"name\", \"applied_revision\", \"last_seen\"}]}")))]
+#[utoipa::path(get, path = "/api/v1/nodes", responses((status = 200, body = NodesReport)))]
 #[allow(dead_code)]
 fn nodes() {}
 
 #[utoipa::path(post, path = "/api/v1/csrs", request_body = CsrRequest,
-    responses((status = 201, description = "{\"name\", \"csr_pem\"}: the key stays on the server; PUT /api/v1/certificates/{name} with the signed cert_pem (no key_pem) completes it"),
+    responses((status = 201, body = CsrResponse, description = "the key stays on the server; PUT /api/v1/certificates/{name} with the signed cert_pem (no key_pem) completes it"),
               (status = 409, description = "AlreadyExists")))]
 #[allow(dead_code)]
 fn create_csr() {}
 
 #[utoipa::path(get, path = "/api/v1/domains/{name}/usage", params(("name" = String, Path), ("from" = Option<String>, Query, description = "RFC 3339; default: `to` minus 24 hours"), ("to" = Option<String>, Query, description = "RFC 3339; default: now")),
-    responses((status = 200, description = "{\"domain\", \"from\", \"to\", \"requests\": {\"http\", \"https\", \"http2\"}, \"bytes_sent\" (response body bytes), \"cache\": {\"hit\", \"miss\"}, \"minutes\": [{\"start\", \"requests\", \"bytes_sent\"}] (minutes with traffic, counted by this node)}"),
+    responses((status = 200, body = UsageReport, description = "minutes with traffic, counted by this node; bytes_sent counts response body bytes"),
               (status = 404, description = "NotFound")))]
 #[allow(dead_code)]
 fn domain_usage() {}

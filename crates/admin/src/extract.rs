@@ -1,0 +1,129 @@
+//! Extractors that turn a request's parts into typed values, and every rejection into the
+//! contract's error body (axum's own rejections are plain text).
+//!
+//! - [`ApiJson<T>`]: the body as `T`; a body over the limit is 413 `PayloadTooLarge`, JSON that
+//!   does not decode is `InvalidRequest` (`InvalidDomain` for a bad domain name).
+//! - [`Name<T>`]: the `{name}` path segment as a [`CertName`] or [`DomainName`]; a name that
+//!   cannot exist is 404 `NotFound`, like a name that does not.
+//! - [`ApiQuery<T>`]: the query string as `T`; one that does not parse is `InvalidRequest`.
+
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use bytes::Bytes;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use tlsedge_model::{CertName, DomainName, ErrorCode, ValidationError};
+
+use crate::error::ApiError;
+
+/// A JSON request body decoded into `T`, refused in the contract's words.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let body = Bytes::from_request(req, state).await.map_err(body_error)?;
+        parse_json(&body).map(ApiJson)
+    }
+}
+
+/// A query string decoded into `T` (`?expiring_within_days=soon` is `InvalidRequest`, not
+/// axum's plain-text 400).
+pub(crate) struct ApiQuery<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(q) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(query_error)?;
+        Ok(ApiQuery(q))
+    }
+}
+
+/// The object name of a route's `{name}` segment.
+pub(crate) struct Name<T>(pub(crate) T);
+
+/// A name type that a path can carry.
+pub(crate) trait PathName: Sized {
+    /// What the name names, for "certificate \"x\" does not exist".
+    const KIND: &'static str;
+    /// Parses the decoded segment.
+    fn parse(segment: &str) -> Result<Self, ValidationError>;
+}
+
+impl PathName for CertName {
+    const KIND: &'static str = "certificate";
+    fn parse(segment: &str) -> Result<Self, ValidationError> {
+        CertName::parse(segment)
+    }
+}
+
+impl PathName for DomainName {
+    const KIND: &'static str = "domain";
+    fn parse(segment: &str) -> Result<Self, ValidationError> {
+        DomainName::parse(segment)
+    }
+}
+
+impl<S: Send + Sync, T: PathName> FromRequestParts<S> for Name<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(segment) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    format!("invalid path: {}", e.body_text()),
+                )
+            })?;
+        // A name that cannot be valid names nothing that exists.
+        T::parse(&segment)
+            .map(Name)
+            .map_err(|_| ApiError::not_found(T::KIND, &segment))
+    }
+}
+
+/// A body that could not be read: over the limit (413), or cut short.
+fn body_error(e: BytesRejection) -> ApiError {
+    if e.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            "the request body is larger than the limit",
+        )
+    } else {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("cannot read the request body: {e}"),
+        )
+    }
+}
+
+fn query_error(e: QueryRejection) -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        format!("invalid query string: {}", e.body_text()),
+    )
+}
+
+/// Parses a JSON body into `T`, turning every failure into the contract's error shape: an
+/// invalid domain name into `InvalidDomain`, anything else into `InvalidRequest`.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(json_error)
+}
+
+/// The contract's error for JSON that does not decode into the expected type.
+pub(crate) fn json_error(e: serde_json::Error) -> ApiError {
+    let msg = e.to_string();
+    if msg.starts_with("invalid domain name") {
+        ApiError::new(ErrorCode::InvalidDomain, msg).field("name")
+    } else {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("invalid JSON body: {msg}"),
+        )
+    }
+}
