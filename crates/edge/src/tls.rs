@@ -314,3 +314,65 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn factory() -> TlsFactory {
+        TlsFactory::new(TlsSettings::default()).unwrap()
+    }
+
+    #[test]
+    fn origin_ca_pem_without_a_certificate_is_refused() {
+        let f = factory();
+        for pem in ["", "no PEM here\n"] {
+            assert!(
+                matches!(f.origin_client(true, Some(pem)), Err(OriginCaError::Empty)),
+                "{pem:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn origin_ca_pem_that_does_not_decode_is_not_pem() {
+        let pem = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+        let e = factory().origin_client(true, Some(pem)).unwrap_err();
+        assert!(matches!(e, OriginCaError::NotPem(_)), "{e:?}");
+        // The cause stays reachable for whoever reports the chain.
+        assert!(std::error::Error::source(&e).is_some());
+    }
+
+    #[test]
+    fn origin_ca_pem_holding_no_certificate_is_no_usable_ca() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let e = factory().origin_client(true, Some(pem)).unwrap_err();
+        assert!(matches!(e, OriginCaError::UnusableCa(_)), "{e:?}");
+    }
+
+    #[test]
+    fn origins_without_ca_pem_or_verification_need_no_parsing() {
+        let f = factory();
+        let garbage = Some("not PEM");
+        assert!(Arc::ptr_eq(
+            &f.origin_client(false, garbage).unwrap(),
+            &f.origin_insecure
+        ));
+        assert!(Arc::ptr_eq(
+            &f.origin_client(true, None).unwrap(),
+            &f.origin_default
+        ));
+    }
+
+    #[test]
+    fn the_edge_error_names_the_domain_and_the_cause() {
+        let e = crate::error::EdgeError::OriginCa {
+            domain: "a.example.com".into(),
+            source: OriginCaError::Empty,
+        };
+        assert_eq!(
+            e.to_string(),
+            "origin_ca_pem of a.example.com: no CA certificate in it"
+        );
+    }
+}
