@@ -49,19 +49,27 @@ impl Shutdown {
     }
 }
 
-/// Counts an open client connection for as long as it lives.
-struct Open(Arc<Edge>, #[allow(dead_code)] OwnedSemaphorePermit);
+/// An accepted client connection, counted in `tlsedge_connections_open` and holding its
+/// listener's `max_connections` permit for as long as it lives.
+struct OpenConnection {
+    edge: Arc<Edge>,
+    /// Given back to the listener's limit when the connection ends.
+    _permit: OwnedSemaphorePermit,
+}
 
-impl Open {
+impl OpenConnection {
     fn new(edge: &Arc<Edge>, permit: OwnedSemaphorePermit) -> Self {
         edge.metrics().connections_open.fetch_add(1, Relaxed);
-        Self(edge.clone(), permit)
+        Self {
+            edge: edge.clone(),
+            _permit: permit,
+        }
     }
 }
 
-impl Drop for Open {
+impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.metrics().connections_open.fetch_sub(1, Relaxed);
+        self.edge.metrics().connections_open.fetch_sub(1, Relaxed);
     }
 }
 
@@ -74,7 +82,7 @@ async fn accept_loop<F, Fut>(
     shutdown: Shutdown,
     serve: F,
 ) where
-    F: Fn(TcpStream, std::net::SocketAddr, Open, Watcher) -> Fut,
+    F: Fn(TcpStream, std::net::SocketAddr, OpenConnection, Watcher) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let graceful = GracefulShutdown::new();
@@ -102,7 +110,7 @@ async fn accept_loop<F, Fut>(
         tokio::spawn(serve(
             tcp,
             peer,
-            Open::new(&edge, permit),
+            OpenConnection::new(&edge, permit),
             graceful.watcher(),
         ));
     }
