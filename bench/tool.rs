@@ -84,39 +84,25 @@ fn read_names(arg: &str) -> Vec<String> {
 // Certificates
 
 fn gencerts(dir: &str, n: usize, suffix: &str) {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
     std::fs::create_dir_all(dir).unwrap();
-    let ca_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "tlsedge bench CA");
-    ca.distinguished_name = dn;
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    std::fs::write(format!("{dir}/ca.pem.txt"), ca_cert.pem()).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
+    // The workspace's one test CA builder; leaves valid a day ago to a year ahead.
+    let ca = tlsedge_testkit::TestCa::new("tlsedge bench CA").unwrap();
+    std::fs::write(format!("{dir}/ca.pem.txt"), &ca.cert_pem).unwrap();
     let names: Vec<String> = (0..n).map(|i| format!("d{i:06}.{suffix}")).collect();
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    let now = time::OffsetDateTime::now_utc();
+    let not_after = time::OffsetDateTime::now_utc() + time::Duration::days(365);
     std::thread::scope(|s| {
         for part in names.chunks(n.div_ceil(threads).max(1)) {
-            let issuer = &issuer;
+            let ca = &ca;
             s.spawn(move || {
                 for name in part {
-                    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-                    let mut p = CertificateParams::new(vec![name.clone()]).unwrap();
-                    let mut dn = DistinguishedName::new();
-                    dn.push(DnType::CommonName, name.as_str());
-                    p.distinguished_name = dn;
-                    p.not_before = now - time::Duration::days(1);
-                    p.not_after = now + time::Duration::days(365);
-                    let cert = p.signed_by(&key, issuer).unwrap();
-                    std::fs::write(format!("{dir}/{name}.crt"), cert.pem()).unwrap();
-                    std::fs::write(format!("{dir}/{name}.key"), key.serialize_pem()).unwrap();
+                    let leaf = ca
+                        .leaf_with(&[name.as_str()], tlsedge_testkit::Alg::EcdsaP256, |p| {
+                            p.not_after = not_after;
+                        })
+                        .unwrap();
+                    std::fs::write(format!("{dir}/{name}.crt"), leaf.cert_pem).unwrap();
+                    std::fs::write(format!("{dir}/{name}.key"), leaf.key_pem).unwrap();
                 }
             });
         }

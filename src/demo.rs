@@ -101,29 +101,12 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-/// A demo CA and a leaf for the demo names, ECDSA P-256.
+/// A demo CA and a leaf for the demo names (ECDSA P-256, valid 90 days), from the one test CA
+/// builder of the workspace: `(ca_pem, cert_pem, key_pem)`.
 fn make_certificates() -> anyhow::Result<(String, String, String)> {
-    use rcgen::{
-        BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair,
-        KeyUsagePurpose,
-    };
-    let ca_key = KeyPair::generate()?;
-    let mut ca = CertificateParams::new(Vec::<String>::new())?;
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, "tlsedge demo CA");
-    ca.distinguished_name = dn;
-    let ca_cert = ca.self_signed(&ca_key)?;
-
-    let leaf_key = KeyPair::generate()?;
-    let mut leaf = CertificateParams::new(vec![SECURE.to_owned(), WILDCARD.to_owned()])?;
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, SECURE);
-    leaf.distinguished_name = dn;
-    let issuer = rcgen::Issuer::from_params(&ca, &ca_key);
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer)?;
-    Ok((ca_cert.pem(), leaf_cert.pem(), leaf_key.serialize_pem()))
+    let ca = tlsedge_testkit::TestCa::new("tlsedge demo CA")?;
+    let leaf = ca.leaf(&[SECURE, WILDCARD])?;
+    Ok((ca.cert_pem, leaf.cert_pem, leaf.key_pem))
 }
 
 /// Configures the node through its admin API, as an operator would.

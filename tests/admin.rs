@@ -432,8 +432,7 @@ async fn certificate_from_a_csr_is_completed_after_a_restart_and_served() {
     let api = node.api();
     let req =
         rcgen::CertificateSigningRequestParams::from_pem(v["csr_pem"].as_str().unwrap()).unwrap();
-    let issuer = rcgen::Issuer::from_params(&ca.params, &ca.key);
-    let signed = req.signed_by(&issuer).unwrap();
+    let signed = req.signed_by(ca.issuer()).unwrap();
     let info = api
         .ok(
             "PUT",

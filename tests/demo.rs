@@ -8,13 +8,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{unsafe_free_kill, wait_exit, BIN};
+use common::{require_tool, unsafe_free_kill, wait_exit, BIN};
 
 #[test]
 fn demo_prints_curl_commands_that_work() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        panic!("curl is needed for this test (.ci/run installs it)");
-    }
+    require_tool("curl", &["--version"], "curl");
     let tmp = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
         .arg("demo")

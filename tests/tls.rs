@@ -283,10 +283,7 @@ async fn no_sni_unknown_sni_and_https_off_are_refused_with_an_alert() {
     let (s, b) = get_text(&client, &node.http_url("plain.test", "/h")).await;
     assert_eq!((s, b.as_str()), (200, "plain /h"));
 
-    if !openssl_available() {
-        println!("NOTE: openssl not found; skipping the openssl s_client checks");
-        return;
-    }
+    require_openssl();
     let (ok_ran, out) = s_client(node.https, &["-servername", "ok.test", "-brief"]).await;
     assert!(ok_ran, "control: openssl failed with SNI ok.test:\n{out}");
     for (what, args) in [
@@ -442,10 +439,7 @@ async fn tls_versions_apply_per_domain() {
     let (s, b) = get_text(&client, &node.https_url("v12.test", "/x")).await;
     assert_eq!((s, b.as_str()), (200, "v /x"));
 
-    if !openssl_available() {
-        println!("NOTE: openssl not found; skipping the TLS 1.0/1.1 checks with openssl s_client");
-        return;
-    }
+    require_openssl();
     // Control: the same openssl invocation succeeds with TLS 1.2.
     let (ran, out) = s_client(
         node.https,

@@ -2,10 +2,8 @@
 
 use std::sync::OnceLock;
 
-use rcgen::{
-    BasicConstraints, Certificate, CertificateParams, DnType, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use rcgen::{Certificate, CertificateParams, KeyPair};
+use tlsedge_testkit::TestCa;
 use x509_parser::asn1_rs::{Any, FromDer};
 
 /// A 2048-bit RSA key (PKCS#8). Generated once: RSA key generation is slow in debug builds.
@@ -29,42 +27,26 @@ pub(crate) fn self_signed_with(
     sans: &[&str],
     edit: impl FnOnce(&mut CertificateParams),
 ) -> Certificate {
-    let mut params =
-        CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, sans.first().copied().unwrap_or("test"));
-    edit(&mut params);
-    params.self_signed(key).unwrap()
+    tlsedge_testkit::self_signed(key, sans, edit).unwrap()
 }
 
-/// A certificate authority (root or intermediate) that can issue certificates.
+/// A certificate authority (root or intermediate) of the workspace's one test CA builder
+/// (`tlsedge_testkit`), with its certificate at hand and panics instead of errors.
 pub(crate) struct Ca {
     pub(crate) cert: Certificate,
-    issuer: Issuer<'static, KeyPair>,
-}
-
-fn ca_params(cn: &str) -> CertificateParams {
-    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    params.distinguished_name.push(DnType::CommonName, cn);
-    params
+    kit: TestCa,
 }
 
 impl Ca {
-    pub(crate) fn new(cn: &str) -> Ca {
-        let params = ca_params(cn);
-        let key = KeyPair::generate().unwrap();
-        let cert = params.self_signed(&key).unwrap();
+    fn of(kit: TestCa) -> Ca {
         Ca {
-            cert,
-            issuer: Issuer::new(params, key),
+            cert: kit.cert().clone(),
+            kit,
         }
+    }
+
+    pub(crate) fn new(cn: &str) -> Ca {
+        Ca::of(TestCa::new(cn).unwrap())
     }
 
     pub(crate) fn intermediate(&self, cn: &str) -> Ca {
@@ -76,23 +58,12 @@ impl Ca {
         cn: &str,
         edit: impl FnOnce(&mut CertificateParams),
     ) -> Ca {
-        let mut params = ca_params(cn);
-        edit(&mut params);
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        Ca {
-            cert,
-            issuer: Issuer::new(params, key),
-        }
+        Ca::of(self.kit.intermediate_with(cn, edit).unwrap())
     }
 
+    /// A leaf for the public key of `key` (valid from a day ago to 90 days ahead).
     pub(crate) fn issue(&self, key: &KeyPair, sans: &[&str]) -> Certificate {
-        let mut params =
-            CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, sans.first().copied().unwrap_or("leaf"));
-        params.signed_by(key, &self.issuer).unwrap()
+        self.kit.issue(key, sans, |_| {}).unwrap()
     }
 }
 

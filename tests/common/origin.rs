@@ -1,0 +1,242 @@
+//! Test origins: an HTTP/HTTPS origin that records what it saw and answers with a closure, and a
+//! streaming origin whose body waits at a gate the test opens.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+
+use super::ca::Leaf;
+
+/// What an origin saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub uri: String,
+    pub headers: HashMap<String, String>,
+    pub sni: Option<String>,
+}
+
+/// A test origin: answers every request with `body` (or what `respond` makes) and records it.
+pub struct Origin {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub type Respond = Arc<dyn Fn(&Seen) -> Response<Full<Bytes>> + Send + Sync>;
+
+/// Replies `200 {name}` with the request's path, and echoes forwarding headers as `x-echo-*`.
+pub fn echo(name: &'static str) -> Respond {
+    Arc::new(move |s: &Seen| {
+        let mut r = Response::new(Full::new(Bytes::from(format!("{name} {}", s.uri))));
+        for h in ["host", "x-forwarded-for", "x-forwarded-proto", "via"] {
+            if let Some(v) = s.headers.get(h) {
+                r.headers_mut().insert(
+                    http::HeaderName::from_bytes(format!("x-echo-{h}").as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(v).unwrap(),
+                );
+            }
+        }
+        r
+    })
+}
+
+impl Origin {
+    /// A plain-HTTP origin.
+    pub async fn http(respond: Respond) -> Origin {
+        Self::start(respond, None).await
+    }
+
+    /// A TLS origin serving `leaf`; records the SNI it was asked for.
+    pub async fn https(respond: Respond, leaf: &Leaf) -> Origin {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_slice_iter(leaf.cert_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(leaf.key_pem.as_bytes()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let cfg = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        Self::start(respond, Some(Arc::new(cfg))).await
+    }
+
+    async fn start(respond: Respond, tls: Option<Arc<rustls::ServerConfig>>) -> Origin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let respond = respond.clone();
+                let log = log.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let serve = |sni: Option<String>| {
+                        let respond = respond.clone();
+                        let log = log.clone();
+                        hyper::service::service_fn(move |req: Request<Incoming>| {
+                            let s = Seen {
+                                method: req.method().to_string(),
+                                uri: req.uri().to_string(),
+                                headers: req
+                                    .headers()
+                                    .iter()
+                                    .map(|(k, v)| {
+                                        (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+                                    })
+                                    .collect(),
+                                sni: sni.clone(),
+                            };
+                            let resp = respond(&s);
+                            log.lock().unwrap().push(s);
+                            async move { Ok::<_, Infallible>(resp) }
+                        })
+                    };
+                    match tls {
+                        None => {
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(tcp), serve(None))
+                                .await;
+                        }
+                        Some(cfg) => {
+                            let Ok(stream) = tokio_rustls::TlsAcceptor::from(cfg).accept(tcp).await
+                            else {
+                                return;
+                            };
+                            let sni = stream.get_ref().1.server_name().map(str::to_owned);
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(stream), serve(sni))
+                                .await;
+                        }
+                    }
+                });
+            }
+        });
+        Origin { addr, seen, task }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A response body fed chunk by chunk through a channel, so an origin can stream slowly.
+pub struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|b| Ok(hyper::body::Frame::data(b))))
+    }
+}
+
+/// A plain-HTTP origin that answers every request with `chunks` as a chunked body (no
+/// `Content-Length`): the first chunk at once, the others `every` apart. While the gate is
+/// closed (see [`StreamOrigin::gated`]) it stops after the first chunk until [`StreamOrigin::release`].
+pub struct StreamOrigin {
+    pub addr: SocketAddr,
+    gate: tokio::sync::watch::Sender<bool>,
+    /// How many responses were started.
+    pub started: Arc<std::sync::atomic::AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StreamOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StreamOrigin {
+    /// Streams `chunks` `every` apart, without waiting for a release.
+    pub async fn start(chunks: Vec<Bytes>, every: Duration) -> StreamOrigin {
+        let o = Self::gated(chunks, every).await;
+        o.release();
+        o
+    }
+
+    /// Sends the first chunk, then waits for [`StreamOrigin::release`] before the others.
+    pub async fn gated(chunks: Vec<Bytes>, every: Duration) -> StreamOrigin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (gate, gate_rx) = tokio::sync::watch::channel(false);
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = started.clone();
+        let chunks = Arc::new(chunks);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let chunks = chunks.clone();
+                let gate_rx = gate_rx.clone();
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |_req: Request<Incoming>| {
+                        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let (tx, rx) = tokio::sync::mpsc::channel(chunks.len().max(1));
+                        let chunks = chunks.clone();
+                        let mut gate_rx = gate_rx.clone();
+                        tokio::spawn(async move {
+                            for (i, c) in chunks.iter().enumerate() {
+                                if i == 1 {
+                                    let _ = gate_rx.wait_for(|open| *open).await;
+                                }
+                                if i > 0 {
+                                    tokio::time::sleep(every).await;
+                                }
+                                if tx.send(c.clone()).await.is_err() {
+                                    return;
+                                }
+                            }
+                        });
+                        async move { Ok::<_, Infallible>(Response::new(ChannelBody(rx))) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        StreamOrigin {
+            addr,
+            gate,
+            started,
+            task,
+        }
+    }
+
+    /// Lets every response (started or not) send the rest of its chunks.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
+    }
+}
