@@ -7,7 +7,7 @@
 // A binary has no public API: `pub` in its modules means "used by main".
 #![allow(unreachable_pub)]
 
-mod client;
+mod cli;
 mod config;
 mod demo;
 mod import;
@@ -30,7 +30,7 @@ struct Cli {
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     #[command(flatten)]
-    client: client::ClientOpts,
+    client: cli::ClientOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,10 +47,10 @@ enum Command {
     },
     /// Manage certificates through the admin API.
     #[command(subcommand)]
-    Cert(client::CertCommand),
+    Cert(cli::CertCommand),
     /// Manage domains through the admin API.
     #[command(subcommand)]
-    Domain(client::DomainCommand),
+    Domain(cli::DomainCommand),
     /// Load a folder of certificates (NAME.crt + NAME.key) and their domains straight into the
     /// store, in a few large transactions; run it while no node uses the store.
     Import(import::ImportArgs),
@@ -94,12 +94,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 init_logging();
                 demo::run(&dir).await
             }
-            (Command::Cert(cmd), _) => {
-                client::run_cert(&cli.client, cli.config.as_deref(), cmd).await
-            }
+            (Command::Cert(cmd), _) => cli::run_cert(&cli.client, cli.config.as_deref(), cmd).await,
             (Command::Import(args), _) => import::run(cli.config.as_deref(), args).await,
             (Command::Domain(cmd), _) => {
-                client::run_domain(&cli.client, cli.config.as_deref(), cmd).await
+                cli::run_domain(&cli.client, cli.config.as_deref(), cmd).await
             }
         }
     })
