@@ -207,6 +207,51 @@ impl HttpsArgs {
             || self.http2
             || !self.tls.is_empty()
     }
+
+    /// The change the options ask for; every option left out is left out of the patch, so the
+    /// server keeps its value. `--cert-file`/`--key-file` are read by the caller into
+    /// `cert_pem`/`key_pem`; the server then names the domain's private certificate and turns
+    /// HTTPS on.
+    pub(crate) fn patch(&self) -> HttpsPatch {
+        let mut enabled = None;
+        if self.cert.is_some() || self.enable {
+            enabled = Some(true);
+        }
+        if self.disable {
+            enabled = Some(false);
+        }
+        let hsts = HstsPatch {
+            enabled: match (self.hsts, self.no_hsts) {
+                (Some(_), _) => Some(true),
+                (None, true) => Some(false),
+                (None, false) => None,
+            },
+            max_age: self.hsts,
+            include_subdomains: self.hsts_include_subdomains,
+            preload: self.hsts_preload,
+        };
+        let http2 = match (self.http2, self.no_http2) {
+            (true, _) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
+        };
+        HttpsPatch {
+            enabled,
+            certificate: self.cert.clone().map(Some),
+            force_redirect: self.force_redirect.map(Into::into),
+            redirect_status: self.redirect_status,
+            hsts: (hsts != HstsPatch::default()).then_some(hsts),
+            http2,
+            tls_versions: (!self.tls.is_empty()).then(|| {
+                let mut v = self.tls.clone();
+                v.sort();
+                v.dedup();
+                v
+            }),
+            cert_pem: None,
+            key_pem: None,
+        }
+    }
 }
 
 /// `--origin-protocol` values.
@@ -347,53 +392,6 @@ fn parse_tls_version(s: &str) -> Result<TlsVersion, String> {
         .or_else(|| t.strip_prefix("tls"))
         .unwrap_or(&t);
     TlsVersion::parse(t).ok_or_else(|| format!("unsupported TLS version {s:?}: use 1.2 and/or 1.3"))
-}
-
-impl HttpsArgs {
-    /// The change the options ask for; every option left out is left out of the patch, so the
-    /// server keeps its value. `--cert-file`/`--key-file` are read by the caller into
-    /// `cert_pem`/`key_pem`; the server then names the domain's private certificate and turns
-    /// HTTPS on.
-    pub(crate) fn patch(&self) -> HttpsPatch {
-        let mut enabled = None;
-        if self.cert.is_some() || self.enable {
-            enabled = Some(true);
-        }
-        if self.disable {
-            enabled = Some(false);
-        }
-        let hsts = HstsPatch {
-            enabled: match (self.hsts, self.no_hsts) {
-                (Some(_), _) => Some(true),
-                (None, true) => Some(false),
-                (None, false) => None,
-            },
-            max_age: self.hsts,
-            include_subdomains: self.hsts_include_subdomains,
-            preload: self.hsts_preload,
-        };
-        let http2 = match (self.http2, self.no_http2) {
-            (true, _) => Some(true),
-            (false, true) => Some(false),
-            (false, false) => None,
-        };
-        HttpsPatch {
-            enabled,
-            certificate: self.cert.clone().map(Some),
-            force_redirect: self.force_redirect.map(Into::into),
-            redirect_status: self.redirect_status,
-            hsts: (hsts != HstsPatch::default()).then_some(hsts),
-            http2,
-            tls_versions: (!self.tls.is_empty()).then(|| {
-                let mut v = self.tls.clone();
-                v.sort();
-                v.dedup();
-                v
-            }),
-            cert_pem: None,
-            key_pem: None,
-        }
-    }
 }
 
 /// The domain `domain add` creates, HTTPS off.

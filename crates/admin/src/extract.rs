@@ -127,3 +127,120 @@ pub(crate) fn json_error(e: serde_json::Error) -> ApiError {
         )
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use axum::body::Body;
+    use axum::extract::DefaultBodyLimit;
+    use axum::routing::{get, put};
+    use axum::Router;
+    use http::StatusCode;
+    use http_body_util::BodyExt;
+    use tlsedge_api::{DeployRequest, ErrorBody};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[derive(serde::Deserialize)]
+    struct Days {
+        #[allow(dead_code)]
+        days: Option<u32>,
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[allow(dead_code)]
+        name: DomainName,
+    }
+
+    /// A router of the extractors alone, with a 64-byte body limit.
+    fn router() -> Router {
+        Router::new()
+            .route(
+                "/domains/{name}",
+                put(
+                    |Name(n): Name<DomainName>, ApiJson(r): ApiJson<DeployRequest>| async move {
+                        format!("{n} {}", r.domains.len())
+                    },
+                ),
+            )
+            .route(
+                "/certificates/{name}",
+                get(|Name(n): Name<CertName>, ApiQuery(_): ApiQuery<Days>| async move {
+                    n.to_string()
+                }),
+            )
+            .route(
+                "/named",
+                put(|ApiJson(_): ApiJson<Named>| async { "ok" }),
+            )
+            .layer(DefaultBodyLimit::max(64))
+    }
+
+    /// Status, and the contract's error body when the answer is not a success.
+    async fn call(method: &str, uri: &str, body: &str) -> (StatusCode, Option<ErrorBody>, String) {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body.to_owned()))
+            .unwrap();
+        let resp = router().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        (status, serde_json::from_slice(&bytes).ok(), text)
+    }
+
+    fn code(e: &Option<ErrorBody>) -> Option<(ErrorCode, Option<&str>)> {
+        e.as_ref().map(|e| (e.error.code, e.error.field.as_deref()))
+    }
+
+    #[tokio::test]
+    async fn typed_values_reach_the_handler() {
+        let (s, _, text) = call("PUT", "/domains/a.example.com", r#"{"domains":["x"]}"#).await;
+        assert_eq!((s, text.as_str()), (StatusCode::OK, "a.example.com 1"));
+        let (s, _, text) = call("GET", "/certificates/c1?days=3", "").await;
+        assert_eq!((s, text.as_str()), (StatusCode::OK, "c1"));
+    }
+
+    #[tokio::test]
+    async fn a_name_that_cannot_exist_is_not_found() {
+        let (s, e, _) = call("PUT", "/domains/a..b", r#"{"domains":[]}"#).await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(code(&e), Some((ErrorCode::NotFound, None)));
+        let (s, e, _) = call("GET", "/certificates/a%20b", "").await;
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(
+            e.map(|e| e.error.message),
+            Some("certificate \"a b\" does not exist".to_owned())
+        );
+    }
+
+    #[tokio::test]
+    async fn bodies_are_refused_in_the_contracts_words() {
+        let big = format!(r#"{{"domains":["{}"]}}"#, "x".repeat(100));
+        let (s, e, _) = call("PUT", "/domains/a.example.com", &big).await;
+        assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(code(&e), Some((ErrorCode::PayloadTooLarge, None)));
+
+        let (s, e, _) = call("PUT", "/domains/a.example.com", "{not json").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&e), Some((ErrorCode::InvalidRequest, None)));
+
+        let (s, e, _) = call("PUT", "/domains/a.example.com", r#"{"domains":[],"x":1}"#).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&e), Some((ErrorCode::InvalidRequest, None)));
+
+        let (s, e, _) = call("PUT", "/named", r#"{"name":"a..b"}"#).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(code(&e), Some((ErrorCode::InvalidDomain, Some("name"))));
+    }
+
+    #[tokio::test]
+    async fn a_bad_query_is_an_invalid_request() {
+        let (s, e, _) = call("GET", "/certificates/c1?days=soon", "").await;
+        assert_eq!(s, StatusCode::BAD_REQUEST);
+        assert_eq!(code(&e), Some((ErrorCode::InvalidRequest, None)));
+    }
+}
