@@ -25,7 +25,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use time::OffsetDateTime;
 use tlsedge_certs::MasterKey;
-use tlsedge_model::{san_covers, CertName, DomainConfig, DomainName, StoredCertificate};
+use tlsedge_model::{
+    san_covers, CertName, DomainConfig, DomainName, StoredCertificate, ValidationError,
+};
 use tlsedge_store::{Op, SqliteStore, Store};
 
 use crate::config::Config;
@@ -259,11 +261,11 @@ fn prepare(
             h.insert("certificate".into(), name.as_str().into());
         }
     }
-    let mut cfg: DomainConfig = serde_json::from_value(value).map_err(|e| {
-        anyhow::anyhow!("domain.json does not make a valid domain for {domain}: {e}")
-    })?;
-    cfg.validate()
-        .map_err(|e| anyhow::anyhow!("{domain}: {}", e.message))?;
+    let cfg: DomainConfig =
+        serde_json::from_value(value).map_err(|e| match ValidationError::of_json(&e) {
+            Some(refusal) => anyhow::anyhow!("{domain}: {}", refusal.message),
+            None => anyhow::anyhow!("domain.json does not make a valid domain for {domain}: {e}"),
+        })?;
     Ok((
         StoredCertificate {
             name,

@@ -226,7 +226,7 @@ pub(crate) fn details(c: &CertificateInfo, now: OffsetDateTime) -> String {
         ("sans", field(&|m| join_or_dash(&m.sans))),
         ("not before", field(&|m| rfc3339(m.not_before))),
         ("not after", field(&|m| not_after_label(m.not_after, now))),
-        ("key type", field(&|m| or_dash(Some(&m.key_type)))),
+        ("key type", field(&|m| m.key_type.to_string())),
         ("chain length", field(&|m| m.chain_length.to_string())),
         ("serial", field(&|m| or_dash(Some(&m.serial)))),
         ("sha-256", field(&|m| or_dash(Some(&m.fingerprint_sha256)))),

@@ -137,7 +137,7 @@ fn origin_label(o: &Origin, protocol: OriginProtocol) -> String {
     } else {
         ""
     };
-    format!("{}:{port}{backup}", bracket(&o.address))
+    format!("{}:{port}{backup}", bracket(o.address.as_str()))
 }
 
 /// The CLI's spelling of a redirect, with its status when one is sent.
@@ -162,7 +162,7 @@ fn list_table(domains: &[DomainConfig]) -> String {
                 d.name.to_string(),
                 on_off(d.https.enabled),
                 or_dash(d.https.certificate.as_ref().map(|c| c.as_str())),
-                redirect_label(d.https.force_redirect, d.https.redirect_status),
+                redirect_label(d.https.force_redirect, d.https.redirect_status.as_u16()),
                 join_or_dash(&origins),
             ]
         })
@@ -191,7 +191,7 @@ fn https_rows(h: &HttpsConfig, info: Option<&CertificateInfo>) -> Vec<(&'static 
     rows.extend([
         (
             "force redirect",
-            redirect_label(h.force_redirect, h.redirect_status),
+            redirect_label(h.force_redirect, h.redirect_status.as_u16()),
         ),
         (
             "hsts",
@@ -210,7 +210,7 @@ fn details(d: &DomainConfig) -> String {
         .map(|o| {
             format!(
                 "{} http {} https {} {} weight {}",
-                bracket(&o.address),
+                bracket(o.address.as_str()),
                 o.http_port,
                 o.https_port,
                 wire_name(&o.priority),
@@ -233,8 +233,14 @@ fn details(d: &DomainConfig) -> String {
             },
         ),
         ("origin protocol", wire_name(&d.origin_protocol)),
-        ("origin host", or_dash(d.origin_host.as_deref())),
-        ("origin sni", or_dash(d.origin_sni.as_deref())),
+        (
+            "origin host",
+            or_dash(d.origin_host.as_ref().map(|h| h.as_str())),
+        ),
+        (
+            "origin sni",
+            or_dash(d.origin_sni.as_ref().map(|h| h.as_str())),
+        ),
         (
             "origin verify tls",
             (if d.origin_verify_tls { "yes" } else { "no" }).to_owned(),

@@ -12,7 +12,7 @@ use tlsedge_api::{
     CertificateList, CertificateStats, DeployRequest, DomainNames, ReplaceRequest, UploadRequest,
 };
 use tlsedge_model::{
-    san_covers, CertName, CertStatus, CertificateInfo, DomainName, ErrorCode, StoredCertificate,
+    CertName, CertStatus, CertificateInfo, DomainName, ErrorCode, StoredCertificate,
 };
 use tlsedge_store::{Op, State as StoreState};
 
@@ -94,18 +94,7 @@ pub(crate) fn check_servable(
         )
         .field("certificate"));
     };
-    if !meta.sans.iter().any(|san| san_covers(san, domain)) {
-        return Err(ApiError::new(
-            ErrorCode::DomainNotCovered,
-            format!(
-                "certificate {:?} does not cover {domain} (its names: {})",
-                cert.name.as_str(),
-                meta.sans.join(", ")
-            ),
-        )
-        .field("domains"));
-    }
-    Ok(())
+    Ok(meta.check_covers(&cert.name, domain, "domains")?)
 }
 
 async fn upload(

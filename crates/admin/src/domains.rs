@@ -64,9 +64,8 @@ fn check_https(st: &StoreState, cfg: &DomainConfig) -> Result<(), ApiError> {
 
 async fn create(
     State(s): State<Arc<AdminState>>,
-    ApiJson(mut cfg): ApiJson<DomainConfig>,
+    ApiJson(cfg): ApiJson<DomainConfig>,
 ) -> Result<(StatusCode, Json<DomainConfig>), ApiError> {
-    cfg.validate()?;
     write(&s, |st| {
         if st.domains.contains_key(&cfg.name) {
             return Err(ApiError::new(
@@ -111,9 +110,8 @@ async fn replace(
             );
         }
     }
-    let mut cfg: DomainConfig =
+    let cfg: DomainConfig =
         serde_json::from_value(serde_json::Value::Object(value)).map_err(json_error)?;
-    cfg.validate()?;
     if cfg.name != name {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
@@ -241,9 +239,7 @@ async fn set_https(
                 https.enabled = true;
             }
         }
-        https.validate()?;
-        let mut cfg = (*current).clone();
-        cfg.https = https;
+        let mut cfg = (*current).clone().with_https(https)?;
         let state_with_private;
         let check_in = match &private {
             Some(p) => {

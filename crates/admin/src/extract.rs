@@ -109,22 +109,19 @@ fn query_error(e: QueryRejection) -> ApiError {
     )
 }
 
-/// Parses a JSON body into `T`, turning every failure into the contract's error shape: an
-/// invalid domain name into `InvalidDomain`, anything else into `InvalidRequest`.
+/// Parses a JSON body into `T`, turning every failure into the contract's error shape: a
+/// refusal by a model type (an invalid domain name, a domain rule, a redirect status) keeps its
+/// code and field, anything else is `InvalidRequest`.
 pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(json_error)
 }
 
-/// The contract's error for JSON that does not decode into the expected type.
+/// The contract's error for JSON that does not decode into the expected type. Call it right
+/// after the failed `serde_json` call (see [`ValidationError::of_json`]).
 pub(crate) fn json_error(e: serde_json::Error) -> ApiError {
-    let msg = e.to_string();
-    if msg.starts_with("invalid domain name") {
-        ApiError::new(ErrorCode::InvalidDomain, msg).field("name")
-    } else {
-        ApiError::new(
-            ErrorCode::InvalidRequest,
-            format!("invalid JSON body: {msg}"),
-        )
+    match ValidationError::of_json(&e) {
+        Some(refusal) => ApiError::from(refusal),
+        None => ApiError::new(ErrorCode::InvalidRequest, format!("invalid JSON body: {e}")),
     }
 }
 

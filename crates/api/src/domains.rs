@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use tlsedge_model::{
-    CertName, CertificateInfo, DomainConfig, ForceRedirect, Hsts, HttpsConfig, TlsVersion,
+    CertName, CertificateInfo, DomainConfig, ForceRedirect, Hsts, HttpsConfig, RedirectStatus,
+    TlsVersion,
 };
 
 /// `GET /domains`: `{"domains": [DomainConfig…]}`.
@@ -65,7 +66,8 @@ pub struct HttpsPatch {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    pub redirect_status: Option<u16>,
+    #[schema(value_type = Option<u16>)]
+    pub redirect_status: Option<RedirectStatus>,
     /// HSTS fields to change.
     #[serde(
         default,
@@ -221,7 +223,7 @@ mod tests {
             enabled: true,
             certificate: Some(CertName::parse("old").unwrap()),
             force_redirect: ForceRedirect::HttpToHttps,
-            redirect_status: 308,
+            redirect_status: RedirectStatus::PermanentRedirect,
             hsts: Hsts {
                 enabled: true,
                 max_age: 100,
@@ -256,7 +258,7 @@ mod tests {
         assert_eq!(h.tls_versions, vec![TlsVersion::Tls13]);
         assert_eq!(h.certificate, current().certificate);
         assert_eq!(h.force_redirect, ForceRedirect::HttpToHttps);
-        assert_eq!(h.redirect_status, 308);
+        assert_eq!(h.redirect_status, RedirectStatus::PermanentRedirect);
     }
 
     #[test]

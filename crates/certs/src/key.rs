@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rustls::sign::{CertifiedKey, SigningKey};
 use rustls::{InconsistentKeys, SignatureAlgorithm};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use tlsedge_model::KeyType;
 use x509_parser::asn1_rs::{Any, Class, FromDer, Tag};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::x509::SubjectPublicKeyInfo;
@@ -348,16 +349,16 @@ fn children(mut data: &[u8]) -> Option<Vec<Any<'_>>> {
 
 /// The contract's `key_type` of a SubjectPublicKeyInfo: `ecdsa-p256`, `ecdsa-p384`,
 /// `ecdsa-p521`, `rsa-<bits>`, `ed25519`, or `unknown`.
-pub(crate) fn key_type(spki_der: &[u8]) -> String {
+pub(crate) fn key_type(spki_der: &[u8]) -> KeyType {
     let Ok((_, spki)) = SubjectPublicKeyInfo::from_der(spki_der) else {
-        return "unknown".to_owned();
+        return KeyType::Unknown;
     };
     match spki.algorithm.algorithm.to_id_string().as_str() {
         OID_RSA => match spki.parsed() {
             Ok(x509_parser::public_key::PublicKey::RSA(rsa)) => {
-                format!("rsa-{}", unsigned_bits(rsa.modulus))
+                u32::try_from(unsigned_bits(rsa.modulus)).map_or(KeyType::Unknown, KeyType::Rsa)
             }
-            _ => "unknown".to_owned(),
+            _ => KeyType::Unknown,
         },
         OID_EC => {
             let curve = spki
@@ -367,15 +368,14 @@ pub(crate) fn key_type(spki_der: &[u8]) -> String {
                 .and_then(|p| p.as_oid().ok())
                 .map(|o| o.to_id_string());
             match curve.as_deref() {
-                Some(OID_P256) => "ecdsa-p256",
-                Some(OID_P384) => "ecdsa-p384",
-                Some(OID_P521) => "ecdsa-p521",
-                _ => "unknown",
+                Some(OID_P256) => KeyType::EcdsaP256,
+                Some(OID_P384) => KeyType::EcdsaP384,
+                Some(OID_P521) => KeyType::EcdsaP521,
+                _ => KeyType::Unknown,
             }
-            .to_owned()
         }
-        OID_ED25519 => "ed25519".to_owned(),
-        _ => "unknown".to_owned(),
+        OID_ED25519 => KeyType::Ed25519,
+        _ => KeyType::Unknown,
     }
 }
 
@@ -505,14 +505,17 @@ mod tests {
             let km =
                 KeyMaterial::from_format_and_der(KeyFormat::Pkcs8, kp.serialized_der()).unwrap();
             let signer = signing_key(&km).unwrap();
-            assert_eq!(key_type(&signer.public_key().unwrap()), expected);
+            assert_eq!(
+                key_type(&signer.public_key().unwrap()).to_string(),
+                expected
+            );
         }
         let km =
             KeyMaterial::from_format_and_der(KeyFormat::Pkcs8, rsa2048().serialized_der()).unwrap();
         assert_eq!(
             key_type(&signing_key(&km).unwrap().public_key().unwrap()),
-            "rsa-2048"
+            KeyType::Rsa(2048)
         );
-        assert_eq!(key_type(b"junk"), "unknown");
+        assert_eq!(key_type(b"junk"), KeyType::Unknown);
     }
 }

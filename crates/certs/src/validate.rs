@@ -272,7 +272,7 @@ fn finish(
     })?;
     let key_type = signer
         .public_key()
-        .map_or_else(|| "unknown".to_owned(), |spki| key::key_type(&spki));
+        .map_or(tlsedge_model::KeyType::Unknown, |spki| key::key_type(&spki));
 
     // The leaf is the first certificate. When the key belongs to a later one instead (a chain
     // pasted root or intermediate first), that one is the leaf: it moves to the front, since
@@ -509,7 +509,7 @@ mod tests {
         let kp = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
         let cert = self_signed(&kp, &["WWW.Example.com", "example.com"]);
         let v = validate_upload(&cert.pem(), &kp.serialize_pem(), now()).unwrap();
-        assert_eq!(v.meta.key_type, "ecdsa-p256");
+        assert_eq!(v.meta.key_type.to_string(), "ecdsa-p256");
         assert_eq!(v.meta.sans, ["www.example.com", "example.com"]);
         assert_eq!(v.meta.chain_length, 1);
         assert_eq!(v.meta.warnings, ["the leaf certificate is self-signed"]);
@@ -552,7 +552,7 @@ mod tests {
         ] {
             let cert = self_signed(&kp, &["a.example.com"]);
             let v = validate_upload(&cert.pem(), &kp.serialize_pem(), now()).unwrap();
-            assert_eq!(v.meta.key_type, expected);
+            assert_eq!(v.meta.key_type.to_string(), expected);
         }
     }
 
@@ -563,7 +563,7 @@ mod tests {
         let pkcs1 = pem::encode("RSA PRIVATE KEY", &pkcs8_inner_key(rsa.serialized_der()));
         let v = validate_upload(&cert.pem(), &pkcs1, now()).unwrap();
         assert_eq!(v.key.format(), KeyFormat::Pkcs1);
-        assert_eq!(v.meta.key_type, "rsa-2048");
+        assert_eq!(v.meta.key_type.to_string(), "rsa-2048");
 
         for (alg, aws) in [
             (

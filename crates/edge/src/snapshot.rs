@@ -77,14 +77,14 @@ impl DomainRuntime {
             .hsts
             .header_value()
             .and_then(|v| HeaderValue::from_str(&v).ok());
-        // Validated as 301, 302, 307 or 308 when the domain was written.
-        let redirect_status = StatusCode::from_u16(cfg.https.redirect_status)
+        // A `RedirectStatus` is 301, 302, 307 or 308.
+        let redirect_status = StatusCode::from_u16(cfg.https.redirect_status.as_u16())
             .unwrap_or(StatusCode::MOVED_PERMANENTLY);
         // A value that is no valid header keeps the client's Host, as if unset.
         let origin_host = cfg
             .origin_host
-            .as_deref()
-            .and_then(|h| HeaderValue::from_str(h).ok());
+            .as_ref()
+            .and_then(|h| HeaderValue::from_str(h.as_str()).ok());
         let origin_tls = match cfg.origin_protocol {
             OriginProtocol::Http => None,
             OriginProtocol::Https | OriginProtocol::Follow => Some(
@@ -110,9 +110,10 @@ impl DomainRuntime {
                     // SNI: origin_sni, else origin_host without its port, else the address.
                     let sni = cfg
                         .origin_sni
-                        .as_deref()
-                        .or(cfg.origin_host.as_deref().map(tlsedge_model::host_of))
-                        .unwrap_or(&o.address);
+                        .as_ref()
+                        .map(tlsedge_model::Host::as_str)
+                        .or(cfg.origin_host.as_ref().map(tlsedge_model::Authority::host))
+                        .unwrap_or(o.address.as_str());
                     PoolKey {
                         address: address.clone(),
                         port: o.https_port,

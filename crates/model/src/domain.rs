@@ -1,7 +1,17 @@
-use serde::{Deserialize, Serialize};
+//! An accelerated domain: its name, its origins and how the edge reaches them, and its HTTPS
+//! policy ([`crate::HttpsConfig`]).
+//!
+//! A [`DomainConfig`] exists only checked: it is built from a [`RawDomainConfig`] (what the
+//! API and the CLI send) by `TryFrom`, and its `Deserialize` goes through that same conversion,
+//! so whatever deserializes a domain (the admin API, the store, `tlsedge import`) has run every
+//! rule that needs nothing but the value itself.
+
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::{ErrorCode, ValidationError};
-use crate::names::{CertName, DomainName};
+use crate::host::{Authority, Host};
+use crate::https::HttpsConfig;
+use crate::names::DomainName;
 
 /// How the edge reaches the origin.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -27,11 +37,26 @@ pub enum Priority {
     Backup,
 }
 
-/// One origin server of a domain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// One origin server of a domain, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Origin {
     /// Host name or IP address of the origin.
+    pub address: Host,
+    /// Port for HTTP to the origin (1 to 65535).
+    pub http_port: u16,
+    /// Port for HTTPS to the origin (1 to 65535).
+    pub https_port: u16,
+    /// `primary` or `backup`.
+    pub priority: Priority,
+    /// Share of traffic among the primaries (1 to 100).
+    pub weight: u32,
+}
+
+/// One origin as sent, before its checks: the contract's JSON with its defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOrigin {
+    /// Host name or IP address of the origin (surrounding spaces are dropped).
     pub address: String,
     /// Port for HTTP to the origin.
     #[serde(default = "default_http_port")]
@@ -47,6 +72,70 @@ pub struct Origin {
     pub weight: u32,
 }
 
+impl RawOrigin {
+    /// An origin at `address` with the contract's defaults (ports 80 and 443, primary,
+    /// weight 10).
+    pub fn new(address: impl Into<String>) -> Self {
+        Self {
+            address: address.into(),
+            http_port: default_http_port(),
+            https_port: default_https_port(),
+            priority: Priority::default(),
+            weight: default_weight(),
+        }
+    }
+}
+
+impl TryFrom<RawOrigin> for Origin {
+    type Error = ValidationError;
+
+    /// Refuses (on the field `origins`) an address that is neither a host name nor an IP
+    /// address, a port 0, and a weight outside 1 to 100.
+    fn try_from(raw: RawOrigin) -> Result<Self, ValidationError> {
+        let trimmed = raw.address.trim();
+        let address = Host::parse(trimmed).ok_or_else(|| {
+            ValidationError::invalid("origins", format!("invalid origin address {trimmed:?}"))
+        })?;
+        if raw.http_port == 0 || raw.https_port == 0 {
+            return Err(ValidationError::invalid(
+                "origins",
+                "origin ports must be 1 to 65535",
+            ));
+        }
+        if !(1..=100).contains(&raw.weight) {
+            return Err(ValidationError::invalid(
+                "origins",
+                "origin weight must be 1 to 100",
+            ));
+        }
+        Ok(Self {
+            address,
+            http_port: raw.http_port,
+            https_port: raw.https_port,
+            priority: raw.priority,
+            weight: raw.weight,
+        })
+    }
+}
+
+impl From<Origin> for RawOrigin {
+    fn from(o: Origin) -> Self {
+        Self {
+            address: o.address.as_str().to_owned(),
+            http_port: o.http_port,
+            https_port: o.https_port,
+            priority: o.priority,
+            weight: o.weight,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Origin {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::try_from(RawOrigin::deserialize(d)?).map_err(ValidationError::carry)
+    }
+}
+
 fn default_http_port() -> u16 {
     80
 }
@@ -60,206 +149,51 @@ fn default_true() -> bool {
     true
 }
 
-/// What the edge does with a request that arrived on the "wrong" scheme.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ForceRedirect {
-    /// Serve both schemes.
-    #[default]
-    Off,
-    /// Redirect plain-HTTP requests to HTTPS.
-    HttpToHttps,
-    /// Redirect HTTPS requests to plain HTTP.
-    HttpsToHttp,
-    /// Refuse plain-HTTP requests with 403; serve HTTPS.
-    DenyHttp,
-}
-
-/// A TLS protocol version a domain accepts. TLS 1.0 and 1.1 are never offered.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
-)]
-pub enum TlsVersion {
-    /// TLS 1.2.
-    #[serde(rename = "1.2")]
-    Tls12,
-    /// TLS 1.3.
-    #[serde(rename = "1.3")]
-    Tls13,
-}
-
-impl TlsVersion {
-    /// Parses `"1.2"` or `"1.3"`.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim() {
-            "1.2" => Some(Self::Tls12),
-            "1.3" => Some(Self::Tls13),
-            _ => None,
-        }
-    }
-}
-
-/// HTTP Strict Transport Security, sent on HTTPS responses only.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Hsts {
-    /// Whether the header is sent.
-    #[serde(default)]
-    pub enabled: bool,
-    /// `max-age` in seconds.
-    #[serde(default = "default_hsts_max_age")]
-    pub max_age: u64,
-    /// Adds `includeSubDomains`.
-    #[serde(default)]
-    pub include_subdomains: bool,
-    /// Adds `preload`.
-    #[serde(default)]
-    pub preload: bool,
-}
-
-fn default_hsts_max_age() -> u64 {
-    5_184_000
-}
-
-impl Default for Hsts {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            max_age: default_hsts_max_age(),
-            include_subdomains: false,
-            preload: false,
-        }
-    }
-}
-
-impl Hsts {
-    /// The `Strict-Transport-Security` header value, when enabled.
-    pub fn header_value(&self) -> Option<String> {
-        if !self.enabled {
-            return None;
-        }
-        let mut v = format!("max-age={}", self.max_age);
-        if self.include_subdomains {
-            v.push_str("; includeSubDomains");
-        }
-        if self.preload {
-            v.push_str("; preload");
-        }
-        Some(v)
-    }
-}
-
-/// A domain's HTTPS policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct HttpsConfig {
-    /// Whether the domain is served over TLS.
-    #[serde(default)]
-    pub enabled: bool,
-    /// The certificate-center name of the certificate it serves.
-    #[serde(default)]
-    pub certificate: Option<CertName>,
-    /// Forced redirect between schemes.
-    #[serde(default)]
-    pub force_redirect: ForceRedirect,
-    /// 301, 302, 307 or 308.
-    #[serde(default = "default_redirect_status")]
-    pub redirect_status: u16,
-    /// HSTS settings.
-    #[serde(default)]
-    pub hsts: Hsts,
-    /// Whether ALPN offers `h2`.
-    #[serde(default = "default_true")]
-    pub http2: bool,
-    /// Accepted TLS versions.
-    #[serde(default = "default_tls_versions")]
-    pub tls_versions: Vec<TlsVersion>,
-}
-
-fn default_redirect_status() -> u16 {
-    301
-}
-fn default_tls_versions() -> Vec<TlsVersion> {
-    vec![TlsVersion::Tls12, TlsVersion::Tls13]
-}
-
-impl Default for HttpsConfig {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            certificate: None,
-            force_redirect: ForceRedirect::Off,
-            redirect_status: default_redirect_status(),
-            hsts: Hsts::default(),
-            http2: true,
-            tls_versions: default_tls_versions(),
-        }
-    }
-}
-
-impl HttpsConfig {
-    /// Checks the rules that need nothing but this value, and normalises `tls_versions`
-    /// (sorted, no duplicates).
-    pub fn validate(&mut self) -> Result<(), ValidationError> {
-        if !matches!(self.redirect_status, 301 | 302 | 307 | 308) {
-            return Err(ValidationError::invalid(
-                "redirect_status",
-                "redirect_status must be 301, 302, 307 or 308",
-            ));
-        }
-        self.tls_versions.sort();
-        self.tls_versions.dedup();
-        if self.tls_versions.is_empty() {
-            return Err(ValidationError::invalid(
-                "tls_versions",
-                "tls_versions needs at least one of \"1.2\", \"1.3\"",
-            ));
-        }
-        if self.enabled {
-            if self.certificate.is_none() {
-                return Err(ValidationError::invalid(
-                    "certificate",
-                    "enabling HTTPS needs a certificate",
-                ));
-            }
-            if self.hsts.enabled && self.force_redirect == ForceRedirect::HttpsToHttp {
-                return Err(ValidationError::invalid(
-                    "hsts",
-                    "HSTS cannot be combined with a redirect from HTTPS to HTTP: browsers would loop",
-                ));
-            }
-        } else if self.force_redirect != ForceRedirect::Off
-            && self.force_redirect != ForceRedirect::HttpsToHttp
-            || self.hsts.enabled
-        {
-            return Err(ValidationError::new(
-                ErrorCode::HttpsDependency,
-                "enabled",
-                "HTTPS cannot be off while force_redirect is http_to_https or deny_http, or HSTS is enabled",
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// An accelerated domain: its name, its origins and its HTTPS policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
+/// An accelerated domain: its name, its origins and its HTTPS policy, checked.
+///
+/// Build one with `DomainConfig::try_from(RawDomainConfig)` or by deserializing (which does
+/// the same); both run every rule that needs nothing but this value. Rules that involve other
+/// objects (the certificate exists and covers the name) are the admin API's. The fields are
+/// public to read; to change the HTTPS policy use [`with_https`](Self::with_https), which checks
+/// it again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DomainConfig {
     /// Exact host or one-level wildcard.
     pub name: DomainName,
-    /// At least one origin; at least one of them primary.
+    /// 1 to 64 origins; at least one of them primary.
     pub origins: Vec<Origin>,
+    /// `http`, `https` or `follow`.
+    pub origin_protocol: OriginProtocol,
+    /// Host header sent to the origin (default: the client's).
+    pub origin_host: Option<Authority>,
+    /// SNI of the origin handshake (default: `origin_host`, else the address).
+    pub origin_sni: Option<Host>,
+    /// Whether the origin's certificate is verified.
+    pub origin_verify_tls: bool,
+    /// PEM CAs trusted for the origin (default: the system's roots).
+    pub origin_ca_pem: Option<String>,
+    /// The HTTPS policy.
+    pub https: HttpsConfig,
+    /// Proof that the value went through [`TryFrom<RawDomainConfig>`]: it cannot be built
+    /// outside this crate.
+    #[serde(skip)]
+    #[schema(ignore)]
+    checked: Checked,
+}
+
+/// See [`DomainConfig::checked`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Checked;
+
+/// A domain as sent (the contract's DomainConfig JSON, with its defaults), before its checks.
+/// The CLI builds one to send; the API turns it into a [`DomainConfig`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDomainConfig {
+    /// Exact host or one-level wildcard.
+    pub name: DomainName,
+    /// The origins.
+    pub origins: Vec<RawOrigin>,
     /// `http`, `https` or `follow`.
     #[serde(default)]
     pub origin_protocol: OriginProtocol,
@@ -280,64 +214,50 @@ pub struct DomainConfig {
     pub https: HttpsConfig,
 }
 
-impl DomainConfig {
-    /// Checks every rule that needs nothing but this value. Rules that involve other objects
-    /// (the certificate exists and covers the name) are the admin API's.
-    pub fn validate(&mut self) -> Result<(), ValidationError> {
-        if self.origins.is_empty() {
+impl TryFrom<RawDomainConfig> for DomainConfig {
+    type Error = ValidationError;
+
+    /// Checks every rule that needs nothing but this value, in the order the contract's errors
+    /// are reported: origins (1 to 64, each valid, one primary), `origin_host`, `origin_sni`,
+    /// `origin_ca_pem`, then the HTTPS policy (whose `tls_versions` it normalises).
+    fn try_from(raw: RawDomainConfig) -> Result<Self, ValidationError> {
+        if raw.origins.is_empty() {
             return Err(ValidationError::invalid(
                 "origins",
                 "a domain needs at least one origin",
             ));
         }
-        if self.origins.len() > 64 {
+        if raw.origins.len() > 64 {
             return Err(ValidationError::invalid("origins", "at most 64 origins"));
         }
-        for o in &mut self.origins {
-            o.address = o.address.trim().to_owned();
-            if !valid_host_or_ip(&o.address) {
-                return Err(ValidationError::invalid(
-                    "origins",
-                    format!("invalid origin address {:?}", o.address),
-                ));
-            }
-            if o.http_port == 0 || o.https_port == 0 {
-                return Err(ValidationError::invalid(
-                    "origins",
-                    "origin ports must be 1 to 65535",
-                ));
-            }
-            if !(1..=100).contains(&o.weight) {
-                return Err(ValidationError::invalid(
-                    "origins",
-                    "origin weight must be 1 to 100",
-                ));
-            }
-        }
-        if !self.origins.iter().any(|o| o.priority == Priority::Primary) {
+        let origins = raw
+            .origins
+            .into_iter()
+            .map(Origin::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        if !origins.iter().any(|o| o.priority == Priority::Primary) {
             return Err(ValidationError::invalid(
                 "origins",
                 "at least one origin must be primary",
             ));
         }
-        if let Some(h) = &self.origin_host {
-            let host = crate::names::host_of(h);
-            if !valid_host_or_ip(host) {
-                return Err(ValidationError::invalid(
-                    "origin_host",
-                    format!("invalid origin_host {h:?}"),
-                ));
-            }
-        }
-        if let Some(s) = &self.origin_sni {
-            if !valid_host_or_ip(s) {
-                return Err(ValidationError::invalid(
-                    "origin_sni",
-                    format!("invalid origin_sni {s:?}"),
-                ));
-            }
-        }
-        if let Some(ca) = &self.origin_ca_pem {
+        let origin_host = raw
+            .origin_host
+            .map(|h| {
+                Authority::parse(&h).ok_or_else(|| {
+                    ValidationError::invalid("origin_host", format!("invalid origin_host {h:?}"))
+                })
+            })
+            .transpose()?;
+        let origin_sni = raw
+            .origin_sni
+            .map(|s| {
+                Host::parse(&s).ok_or_else(|| {
+                    ValidationError::invalid("origin_sni", format!("invalid origin_sni {s:?}"))
+                })
+            })
+            .transpose()?;
+        if let Some(ca) = &raw.origin_ca_pem {
             if !ca.contains("-----BEGIN CERTIFICATE-----") {
                 return Err(ValidationError::new(
                     ErrorCode::InvalidPem,
@@ -346,53 +266,83 @@ impl DomainConfig {
                 ));
             }
         }
-        self.https.validate()
+        let mut https = raw.https;
+        https.validate()?;
+        Ok(Self {
+            name: raw.name,
+            origins,
+            origin_protocol: raw.origin_protocol,
+            origin_host,
+            origin_sni,
+            origin_verify_tls: raw.origin_verify_tls,
+            origin_ca_pem: raw.origin_ca_pem,
+            https,
+            checked: Checked,
+        })
     }
 }
 
-/// A host name (letters, digits, `-`, `.`) or an IP address (v4, or v6 with or without brackets).
-fn valid_host_or_ip(s: &str) -> bool {
-    if s.is_empty() || s.len() > 253 {
-        return false;
+impl From<DomainConfig> for RawDomainConfig {
+    fn from(d: DomainConfig) -> Self {
+        Self {
+            name: d.name,
+            origins: d.origins.into_iter().map(RawOrigin::from).collect(),
+            origin_protocol: d.origin_protocol,
+            origin_host: d.origin_host.map(|h| h.as_str().to_owned()),
+            origin_sni: d.origin_sni.map(|s| s.as_str().to_owned()),
+            origin_verify_tls: d.origin_verify_tls,
+            origin_ca_pem: d.origin_ca_pem,
+            https: d.https,
+        }
     }
-    let unbracketed = s
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(s);
-    if unbracketed.parse::<std::net::IpAddr>().is_ok() {
-        return true;
+}
+
+impl<'de> Deserialize<'de> for DomainConfig {
+    /// Deserializing is checking: a refusal keeps its code and field (see
+    /// [`ValidationError::of_json`]).
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Self::try_from(RawDomainConfig::deserialize(d)?).map_err(ValidationError::carry)
     }
-    s.split('.').all(|l| {
-        !l.is_empty()
-            && l.len() <= 63
-            && l.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    })
+}
+
+impl DomainConfig {
+    /// This domain with another HTTPS policy, checked (and its `tls_versions` normalised) as
+    /// when the domain is built.
+    pub fn with_https(mut self, mut https: HttpsConfig) -> Result<Self, ValidationError> {
+        https.validate()?;
+        self.https = https;
+        Ok(self)
+    }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::https::{RedirectStatus, TlsVersion};
+    use serde_json::json;
 
-    fn domain(json: serde_json::Value) -> Result<DomainConfig, String> {
-        let mut d: DomainConfig = serde_json::from_value(json).map_err(|e| e.to_string())?;
-        d.validate().map_err(|e| format!("{:?}", e.code))?;
-        Ok(d)
+    /// Deserializes a domain; a refusal as (code, field).
+    fn domain(v: serde_json::Value) -> Result<DomainConfig, (ErrorCode, Option<String>)> {
+        serde_json::from_value(v).map_err(|e| {
+            ValidationError::of_json(&e)
+                .map_or((ErrorCode::InvalidRequest, None), |v| (v.code, v.field))
+        })
     }
 
     #[test]
     fn defaults_follow_the_contract() {
-        let d = domain(
-            serde_json::json!({"name": "www.example.com", "origins": [{"address": "10.0.0.5"}]}),
-        )
-        .unwrap();
+        let d = domain(json!({"name": "www.example.com", "origins": [{"address": "10.0.0.5"}]}))
+            .unwrap();
+        assert_eq!(d.origins[0].address.as_str(), "10.0.0.5");
         assert_eq!(d.origins[0].http_port, 80);
         assert_eq!(d.origins[0].https_port, 443);
         assert_eq!(d.origins[0].priority, Priority::Primary);
+        assert_eq!(d.origins[0].weight, 10);
         assert_eq!(d.origin_protocol, OriginProtocol::Http);
         assert!(d.origin_verify_tls);
         assert!(!d.https.enabled);
-        assert_eq!(d.https.redirect_status, 301);
+        assert_eq!(d.https.redirect_status, RedirectStatus::MovedPermanently);
         assert_eq!(d.https.hsts.max_age, 5_184_000);
         assert!(d.https.http2);
         assert_eq!(
@@ -402,81 +352,143 @@ mod tests {
     }
 
     #[test]
-    fn rejects_bad_domains() {
-        let base =
-            |o: serde_json::Value| serde_json::json!({"name": "a.example.com", "origins": o});
-        assert!(domain(base(serde_json::json!([]))).is_err());
-        assert!(domain(base(serde_json::json!([{"address": "a b"}]))).is_err());
-        assert!(domain(base(
-            serde_json::json!([{"address": "x.test", "priority": "backup"}])
-        ))
-        .is_err());
-        assert!(domain(base(
-            serde_json::json!([{"address": "x.test", "weight": 0}])
-        ))
-        .is_err());
-        assert!(
-            domain(serde_json::json!({"name": "a..b", "origins": [{"address": "x.test"}]}))
-                .is_err()
-        );
-        assert!(domain(serde_json::json!({"name": "a.example.com", "origins": [{"address": "x.test"}], "bogus": 1})).is_err());
+    fn json_round_trips_unchanged() {
+        let sent = json!({
+            "name": "www.example.com",
+            "origins": [
+                {"address": "[::1]", "http_port": 8080, "https_port": 8443, "priority": "primary", "weight": 5},
+                {"address": "Backup.Internal", "http_port": 80, "https_port": 443, "priority": "backup", "weight": 10}
+            ],
+            "origin_protocol": "follow",
+            "origin_host": "backend.internal:8080",
+            "origin_sni": "backend.internal",
+            "origin_verify_tls": false,
+            "origin_ca_pem": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "https": {"enabled": false, "certificate": null, "force_redirect": "https_to_http",
+                      "redirect_status": 308,
+                      "hsts": {"enabled": false, "max_age": 5184000, "include_subdomains": false, "preload": false},
+                      "http2": true, "tls_versions": ["1.2", "1.3"]}
+        });
+        let d = domain(sent.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&d).unwrap(), sent);
+        let raw = RawDomainConfig::from(d.clone());
+        assert_eq!(serde_json::to_value(&raw).unwrap(), sent);
+        assert_eq!(DomainConfig::try_from(raw).unwrap(), d);
     }
 
     #[test]
-    fn https_rules() {
-        let mut h = HttpsConfig {
-            redirect_status: 303,
-            ..Default::default()
+    fn address_is_trimmed() {
+        let d = domain(json!({"name": "a.example.com", "origins": [{"address": " 10.0.0.5 "}]}))
+            .unwrap();
+        assert_eq!(d.origins[0].address.as_str(), "10.0.0.5");
+    }
+
+    #[test]
+    fn every_rule_refuses_with_its_code_and_field() {
+        let base = |extra: serde_json::Value| {
+            let mut v = json!({"name": "a.example.com", "origins": [{"address": "x.test"}]});
+            for (k, x) in extra.as_object().unwrap() {
+                v[k] = x.clone();
+            }
+            v
         };
+        let origins = |o: serde_json::Value| base(json!({ "origins": o }));
+        let invalid = |f: &str| Err((ErrorCode::InvalidRequest, Some(f.to_owned())));
+        let many: Vec<serde_json::Value> = (0..65).map(|_| json!({"address": "x.test"})).collect();
+        let cases = [
+            (origins(json!([])), invalid("origins")),
+            (origins(json!(many)), invalid("origins")),
+            (origins(json!([{"address": "a b"}])), invalid("origins")),
+            (origins(json!([{"address": ""}])), invalid("origins")),
+            (
+                origins(json!([{"address": "x.test", "http_port": 0}])),
+                invalid("origins"),
+            ),
+            (
+                origins(json!([{"address": "x.test", "https_port": 0}])),
+                invalid("origins"),
+            ),
+            (
+                origins(json!([{"address": "x.test", "weight": 0}])),
+                invalid("origins"),
+            ),
+            (
+                origins(json!([{"address": "x.test", "weight": 101}])),
+                invalid("origins"),
+            ),
+            (
+                origins(json!([{"address": "x.test", "priority": "backup"}])),
+                invalid("origins"),
+            ),
+            (base(json!({"origin_host": "a b"})), invalid("origin_host")),
+            (
+                base(json!({"origin_host": "a.test:x"})),
+                invalid("origin_host"),
+            ),
+            (
+                base(json!({"origin_sni": "a.test:443"})),
+                invalid("origin_sni"),
+            ),
+            (
+                base(json!({"origin_ca_pem": "nope"})),
+                Err((ErrorCode::InvalidPem, Some("origin_ca_pem".to_owned()))),
+            ),
+            (
+                base(json!({"https": {"redirect_status": 303}})),
+                invalid("redirect_status"),
+            ),
+            (
+                base(json!({"https": {"tls_versions": []}})),
+                invalid("tls_versions"),
+            ),
+            (
+                base(json!({"https": {"enabled": true}})),
+                invalid("certificate"),
+            ),
+            (
+                base(json!({"https": {"hsts": {"enabled": true}}})),
+                Err((ErrorCode::HttpsDependency, Some("enabled".to_owned()))),
+            ),
+            (
+                json!({"name": "a..b", "origins": [{"address": "x.test"}]}),
+                Err((ErrorCode::InvalidDomain, Some("name".to_owned()))),
+            ),
+            // Shape errors carry no field.
+            (
+                base(json!({"bogus": 1})),
+                Err((ErrorCode::InvalidRequest, None)),
+            ),
+            (
+                origins(json!([{"address": "x.test", "colour": "red"}])),
+                Err((ErrorCode::InvalidRequest, None)),
+            ),
+            (
+                base(json!({"https": {"redirect_status": "301"}})),
+                Err((ErrorCode::InvalidRequest, None)),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(domain(input.clone()).map(|_| ()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn with_https_checks_again() {
+        let d =
+            domain(json!({"name": "a.example.com", "origins": [{"address": "x.test"}]})).unwrap();
+        let mut https = d.https.clone();
+        https.enabled = true;
         assert_eq!(
-            h.validate().unwrap_err().field.as_deref(),
-            Some("redirect_status")
-        );
-        let mut h = HttpsConfig {
-            force_redirect: ForceRedirect::HttpToHttps,
-            ..Default::default()
-        };
-        assert_eq!(h.validate().unwrap_err().code, ErrorCode::HttpsDependency);
-        let mut h = HttpsConfig {
-            force_redirect: ForceRedirect::DenyHttp,
-            ..Default::default()
-        };
-        assert_eq!(h.validate().unwrap_err().code, ErrorCode::HttpsDependency);
-        let mut h = HttpsConfig::default();
-        h.hsts.enabled = true;
-        assert_eq!(h.validate().unwrap_err().code, ErrorCode::HttpsDependency);
-        let mut h = HttpsConfig {
-            enabled: true,
-            ..Default::default()
-        };
-        assert_eq!(
-            h.validate().unwrap_err().field.as_deref(),
+            d.clone().with_https(https).unwrap_err().field.as_deref(),
             Some("certificate")
         );
-        let mut h = HttpsConfig {
-            enabled: true,
-            certificate: Some(CertName::parse("c").unwrap()),
-            tls_versions: vec![TlsVersion::Tls13, TlsVersion::Tls12, TlsVersion::Tls13],
+        let https = HttpsConfig {
+            tls_versions: vec![TlsVersion::Tls13, TlsVersion::Tls13],
             ..Default::default()
         };
-        h.validate().unwrap();
-        assert_eq!(h.tls_versions, vec![TlsVersion::Tls12, TlsVersion::Tls13]);
-        h.tls_versions.clear();
-        assert!(h.validate().is_err());
-    }
-
-    #[test]
-    fn hsts_header() {
-        let h = Hsts {
-            enabled: true,
-            max_age: 10,
-            include_subdomains: true,
-            preload: true,
-        };
         assert_eq!(
-            h.header_value().unwrap(),
-            "max-age=10; includeSubDomains; preload"
+            d.with_https(https).unwrap().https.tls_versions,
+            [TlsVersion::Tls13]
         );
-        assert_eq!(Hsts::default().header_value(), None);
     }
 }

@@ -96,3 +96,59 @@ impl ValidationError {
         Self::new(ErrorCode::InvalidRequest, field, message)
     }
 }
+
+thread_local! {
+    /// The refusal most recently raised inside a deserializer on this thread (see
+    /// [`ValidationError::carry`]).
+    static CARRIED: std::cell::RefCell<Option<ValidationError>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl ValidationError {
+    /// Turns a refusal raised while deserializing (an invalid domain name, a redirect status
+    /// that is not 301/302/307/308, a domain that breaks a rule) into the deserializer's error,
+    /// and keeps the refusal (code and field) so that [`of_json`](Self::of_json) can get it back.
+    ///
+    /// A serde error holds only a message; this is how the contract's error code crosses it.
+    pub fn carry<E: serde::de::Error>(self) -> E {
+        let err = E::custom(&self.message);
+        CARRIED.with(|c| *c.borrow_mut() = Some(self));
+        err
+    }
+
+    /// The refusal behind a JSON error that one of the model's types raised while it was being
+    /// deserialized on this thread, with its code and field. `None` for every other JSON error
+    /// (syntax, a missing field, a wrong type, an unknown field): those are `InvalidRequest`.
+    ///
+    /// Call it right after the failed `serde_json` call, on the same thread.
+    pub fn of_json(err: &serde_json::Error) -> Option<ValidationError> {
+        let carried = CARRIED.with(|c| c.borrow_mut().take())?;
+        // The error that surfaced must be the one carried: a refusal that serde recovered from
+        // (and a later, different error) must not lend its code.
+        err.to_string()
+            .starts_with(&carried.message)
+            .then_some(carried)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_carried_refusal_is_found_only_behind_its_own_error() {
+        let e = serde_json::from_str::<crate::DomainName>("\"a..b\"").unwrap_err();
+        let v = ValidationError::of_json(&e).unwrap();
+        assert_eq!(v.code, ErrorCode::InvalidDomain);
+        assert_eq!(v.field.as_deref(), Some("name"));
+        assert!(v.message.starts_with("invalid domain name \"a..b\""));
+        // Taken once.
+        assert_eq!(ValidationError::of_json(&e), None);
+
+        // A refusal carried and then followed by another error does not lend its code.
+        let _ = serde_json::from_str::<crate::DomainName>("\"a..b\"").unwrap_err();
+        let other = serde_json::from_str::<u16>("\"x\"").unwrap_err();
+        assert_eq!(ValidationError::of_json(&other), None);
+    }
+}

@@ -8,13 +8,18 @@
 mod certificate;
 mod domain;
 mod error;
+mod host;
+mod https;
 mod names;
 mod usage;
 
-pub use certificate::{CertStatus, CertificateInfo, CertificateMeta, SealedKey, StoredCertificate};
-pub use domain::{
-    DomainConfig, ForceRedirect, Hsts, HttpsConfig, Origin, OriginProtocol, Priority, TlsVersion,
+pub use certificate::{
+    CertStatus, CertificateInfo, CertificateMeta, KeyType, SealedKey, StoredCertificate,
+    UnknownKeyType,
 };
+pub use domain::{DomainConfig, Origin, OriginProtocol, Priority, RawDomainConfig, RawOrigin};
 pub use error::{ErrorCode, ValidationError};
+pub use host::{Authority, Host, HostPort};
+pub use https::{ForceRedirect, Hsts, HttpsConfig, RedirectStatus, TlsVersion};
 pub use names::{host_of, san_covers, CertName, DomainName};
 pub use usage::MinuteUsage;

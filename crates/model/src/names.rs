@@ -98,9 +98,11 @@ impl fmt::Display for DomainName {
 }
 
 impl<'de> Deserialize<'de> for DomainName {
+    /// Parses as [`DomainName::parse`]; a refusal keeps its `InvalidDomain` code (see
+    /// [`ValidationError::of_json`]).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        Self::parse(&s).map_err(serde::de::Error::custom)
+        Self::parse(&s).map_err(ValidationError::carry)
     }
 }
 
