@@ -134,7 +134,10 @@ mod tests {
 
     use rustls::sign::{CertifiedKey, Signer, SigningKey};
     use rustls::{SignatureAlgorithm, SignatureScheme};
-    use tlsedge_model::{CertName, DomainConfig, DomainName, HttpsConfig, TlsVersion};
+    use tlsedge_model::{
+        CertName, DomainConfig, DomainName, HttpsConfig, RawDomainConfig, RawOrigin,
+        RedirectStatus, TlsVersion,
+    };
 
     use super::*;
     use crate::settings::EdgeSettings;
@@ -165,7 +168,7 @@ mod tests {
             enabled: true,
             certificate: Some(CertName::parse("c").unwrap()),
             force_redirect,
-            redirect_status,
+            redirect_status: RedirectStatus::from_u16(redirect_status).unwrap(),
             ..HttpsConfig::default()
         }
     }
@@ -175,16 +178,17 @@ mod tests {
         https: HttpsConfig,
         cert: Option<Arc<CertifiedKey>>,
     ) -> Arc<DomainRuntime> {
-        let config = DomainConfig {
+        let config = DomainConfig::try_from(RawDomainConfig {
             name: DomainName::parse(name).unwrap(),
-            origins: Vec::new(),
+            origins: vec![RawOrigin::new("127.0.0.1")],
             origin_protocol: Default::default(),
             origin_host: None,
             origin_sni: None,
             origin_verify_tls: true,
             origin_ca_pem: None,
             https,
-        };
+        })
+        .unwrap();
         let tls = TlsFactory::new(TlsSettings::default()).unwrap();
         let usage = UsageRegistry::default().of(name);
         let input = DomainInput {
