@@ -278,3 +278,86 @@ async fn binding_and_deleting_a_certificate_at_once() {
         }
     }
 }
+
+/// A domain as the contract's DomainConfig example shows it, with the defaults the contract
+/// gives for every field a minimal request leaves out.
+fn contract_domain(name: &str, address: &str) -> Value {
+    json!({
+        "name": name,
+        "origins": [{"address": address, "http_port": 80, "https_port": 443, "priority": "primary", "weight": 10}],
+        "origin_protocol": "http",
+        "origin_host": null,
+        "origin_sni": null,
+        "origin_verify_tls": true,
+        "origin_ca_pem": null,
+        "https": {
+            "enabled": false,
+            "certificate": null,
+            "force_redirect": "off",
+            "redirect_status": 301,
+            "hsts": {"enabled": false, "max_age": 5184000, "include_subdomains": false, "preload": false},
+            "http2": true,
+            "tls_versions": ["1.2", "1.3"]
+        }
+    })
+}
+
+#[tokio::test]
+async fn create_read_replace_delete() {
+    let api = Admin::new();
+    let rev = api.revision();
+    let (s, created) = api
+        .call(
+            "POST",
+            "/domains",
+            Some(json!({"name": "Www.Example.test", "origins": [{"address": "10.0.0.5"}]})),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    // Names are stored lower case.
+    let expected = contract_domain("www.example.test", "10.0.0.5");
+    assert_eq!(created, expected);
+    assert_eq!(api.revision(), rev + 1);
+    assert_eq!(
+        api.ok("GET", "/domains/www.example.test", None).await,
+        expected
+    );
+    assert_eq!(
+        api.ok("GET", "/domains", None).await,
+        json!({"domains": [expected]})
+    );
+
+    // PUT takes what GET returned; the path's name may differ in case only.
+    let mut changed = expected.clone();
+    changed["origin_host"] = json!("origin.example.test");
+    changed["origins"][0]["address"] = json!("10.0.0.6");
+    let replaced = api
+        .ok("PUT", "/domains/WWW.example.test", Some(changed.clone()))
+        .await;
+    assert_eq!(replaced, changed);
+    assert_eq!(api.revision(), rev + 2);
+    assert_eq!(
+        api.ok("GET", "/domains/www.example.test", None).await,
+        changed
+    );
+    let mut renamed = changed.clone();
+    renamed["name"] = json!("other.example.test");
+    api.rejected(
+        "a body naming another domain than the path",
+        ("PUT", "/domains/www.example.test", Some(renamed)),
+        400,
+        "InvalidRequest",
+        Some("name"),
+    )
+    .await;
+
+    let (s, v) = api.call("DELETE", "/domains/www.example.test", None).await;
+    assert_eq!(s, 204, "{v}");
+    assert_eq!(api.revision(), rev + 3);
+    let (s, _) = api.call("GET", "/domains/www.example.test", None).await;
+    assert_eq!(s, 404);
+    assert_eq!(
+        api.ok("GET", "/domains", None).await,
+        json!({"domains": []})
+    );
+}

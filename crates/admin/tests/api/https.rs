@@ -244,3 +244,84 @@ async fn private_certificate_lives_and_dies_with_https() {
     let h = api.ok("GET", &format!("/domains/{d}/https"), None).await;
     assert_eq!(h["certificate_info"], Value::Null, "{h}");
 }
+
+#[tokio::test]
+async fn https_settings_change_only_what_is_sent() {
+    let api = Admin::new();
+    api.add_domain("s.test").await;
+    // The contract's HttpsConfig, with its defaults, plus `certificate_info`.
+    let mut expected = json!({
+        "enabled": false,
+        "certificate": null,
+        "force_redirect": "off",
+        "redirect_status": 301,
+        "hsts": {"enabled": false, "max_age": 5184000, "include_subdomains": false, "preload": false},
+        "http2": true,
+        "tls_versions": ["1.2", "1.3"],
+        "certificate_info": null
+    });
+    assert_eq!(api.ok("GET", "/domains/s.test/https", None).await, expected);
+
+    let changes = [
+        json!({"redirect_status": 302}),
+        json!({"redirect_status": 307}),
+        json!({"redirect_status": 308}),
+        json!({"http2": false, "tls_versions": ["1.3"]}),
+        json!({"hsts": {"max_age": 600}}),
+        json!({"hsts": {"include_subdomains": true, "preload": true}}),
+        json!({"force_redirect": "https_to_http"}),
+        json!({"redirect_status": 301, "tls_versions": ["1.2"]}),
+    ];
+    for change in changes {
+        for (k, v) in change.as_object().unwrap() {
+            match v.as_object() {
+                // Fields of `hsts` merge one by one.
+                Some(fields) => {
+                    for (f, fv) in fields {
+                        expected[k][f] = fv.clone();
+                    }
+                }
+                None => expected[k] = v.clone(),
+            }
+        }
+        let rev = api.revision();
+        let got = api
+            .ok("PUT", "/domains/s.test/https", Some(change.clone()))
+            .await;
+        assert_eq!(got, expected, "after {change}");
+        assert_eq!(api.revision(), rev + 1, "{change} is one change");
+        assert_eq!(
+            api.ok("GET", "/domains/s.test/https", None).await,
+            expected,
+            "GET after {change}"
+        );
+    }
+
+    // What needs HTTPS on cannot be turned on while it is off.
+    for (what, change) in [
+        ("HSTS", json!({"hsts": {"enabled": true}})),
+        ("http_to_https", json!({"force_redirect": "http_to_https"})),
+        ("deny_http", json!({"force_redirect": "deny_http"})),
+    ] {
+        api.rejected(
+            &format!("{what} on while HTTPS is off"),
+            ("PUT", "/domains/s.test/https", Some(change)),
+            409,
+            "HttpsDependency",
+            Some("enabled"),
+        )
+        .await;
+    }
+    api.rejected(
+        "no TLS version",
+        (
+            "PUT",
+            "/domains/s.test/https",
+            Some(json!({"tls_versions": []})),
+        ),
+        400,
+        "InvalidRequest",
+        Some("tls_versions"),
+    )
+    .await;
+}
