@@ -227,11 +227,13 @@ async fn cli_manages_certificates_and_domains() {
         Some(&b"h2"[..]),
         "h2 offered despite --no-http2"
     );
-    assert!(
+    assert_eq!(
         handshake(node.https, Some("a.cli.test"), &ca.cert_pem, &[TLS12], &[])
             .await
-            .is_err(),
-        "TLS 1.2 accepted despite --tls 1.3"
+            .err()
+            .as_deref(),
+        Some("received fatal alert: ProtocolVersion"),
+        "a TLS 1.2 client on a domain set to --tls 1.3 gets the protocol_version alert"
     );
     let client = node.client(&ca.cert_pem, &["a.cli.test"]);
     let resp = client

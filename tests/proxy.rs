@@ -752,13 +752,24 @@ async fn failover_to_backup_and_weighted_primaries() {
 
 #[tokio::test]
 async fn bad_gateway_and_gateway_timeout() {
-    let node = Node::start("[timeouts]\norigin_response_secs = 0.5\n");
+    // Both timeouts at 0.5 s: a 504 must come no sooner, and not much later.
+    const TIMEOUT: Duration = Duration::from_millis(500);
+    const SLACK: Duration = Duration::from_millis(1500);
+    let node = Node::start("[timeouts]\norigin_connect_secs = 0.5\norigin_response_secs = 0.5\n");
     let api = node.api();
-    let slow = test_origin(|_req| async {
-        tokio::time::sleep(Duration::from_secs(3)).await;
-        Response::new(full("too late"))
+    // Answers only when the test opens the gate, which it does after the 504.
+    let gate = Gate::new();
+    let held = gate.clone();
+    let slow = test_origin(move |_req| {
+        let held = held.clone();
+        async move {
+            held.wait().await;
+            Response::new(full("too late"))
+        }
     })
     .await;
+    // Never answers a SYN: the connect timeout, not the response timeout, gives this 504.
+    let silent = Unanswered::start().await;
     // Accepts, reads the request, then closes without a word.
     let closer = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let closer_port = closer.local_addr().unwrap().port();
@@ -787,23 +798,49 @@ async fn bad_gateway_and_gateway_timeout() {
         json!({"name": "close.gw.test", "origins": [origin_at(closer_port)]}),
     )
     .await;
+    add_domain_json(
+        &api,
+        json!({"name": "syn.gw.test", "origins": [origin_at(silent.addr.port())]}),
+    )
+    .await;
     api.wait_applied().await;
-    let names = ["dead.gw.test", "slow.gw.test", "close.gw.test"];
+    let names = [
+        "dead.gw.test",
+        "slow.gw.test",
+        "close.gw.test",
+        "syn.gw.test",
+    ];
     let client = node.client(&TestCa::new("unused").cert_pem, &names);
 
     let (s, _, body) = get(&client, &node.http_url("dead.gw.test", "/")).await;
     assert_eq!(s, 502, "unreachable origin: {body}");
     assert!(!body.is_empty());
 
-    let start = Instant::now();
-    let (s, _, body) = get(&client, &node.http_url("slow.gw.test", "/")).await;
-    assert_eq!(s, 504, "slow origin: {body}");
-    assert!(
-        start.elapsed() < Duration::from_millis(2500),
-        "504 came after {:?}, not at the 0.5 s response timeout",
-        start.elapsed()
-    );
+    for (name, what) in [
+        (
+            "slow.gw.test",
+            "an origin that does not answer (response timeout)",
+        ),
+        (
+            "syn.gw.test",
+            "an origin that never accepts (connect timeout)",
+        ),
+    ] {
+        let start = Instant::now();
+        let (s, _, body) = get(&client, &node.http_url(name, "/")).await;
+        let took = start.elapsed();
+        assert_eq!(s, 504, "{what}: {body}");
+        assert!(
+            took >= TIMEOUT,
+            "{what}: 504 after {took:?}, before the configured {TIMEOUT:?}"
+        );
+        assert!(
+            took < TIMEOUT + SLACK,
+            "{what}: 504 after {took:?}, long after the configured {TIMEOUT:?}"
+        );
+    }
     assert_eq!(slow.requests.load(SeqCst), 1);
+    gate.open();
 
     let (s, _, body) = get(&client, &node.http_url("close.gw.test", "/")).await;
     assert_eq!(s, 502, "origin closed without answering: {body}");
@@ -1038,11 +1075,14 @@ async fn restart_and_crash_keep_the_configuration() {
 async fn sigterm_finishes_in_flight_requests_and_refuses_new_ones() {
     let mut node = Node::start("");
     let (got_tx, mut got) = mpsc::unbounded_channel::<()>();
+    // The origin holds the request until the test has seen the listeners close.
+    let gate = Gate::new();
+    let held = gate.clone();
     let origin = test_origin(move |_req| {
-        let got_tx = got_tx.clone();
+        let (got_tx, held) = (got_tx.clone(), held.clone());
         async move {
             let _ = got_tx.send(());
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+            held.wait().await;
             Response::new(full("slow done"))
         }
     })
@@ -1068,8 +1108,11 @@ async fn sigterm_finishes_in_flight_requests_and_refuses_new_ones() {
         Duration::from_secs(5),
         "listeners to refuse connections",
         || async move {
-            let h = tokio::net::TcpStream::connect(http).await.is_err();
-            let s = tokio::net::TcpStream::connect(https).await.is_err();
+            let refused = |r: std::io::Result<tokio::net::TcpStream>| {
+                r.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+            };
+            let h = refused(tokio::net::TcpStream::connect(http).await);
+            let s = refused(tokio::net::TcpStream::connect(https).await);
             (h && s).then_some(())
         },
     )
@@ -1078,6 +1121,7 @@ async fn sigterm_finishes_in_flight_requests_and_refuses_new_ones() {
         !in_flight.is_finished(),
         "the in-flight request ended before the listeners closed"
     );
+    gate.open();
 
     let (status, body) = tokio::time::timeout(Duration::from_secs(10), in_flight)
         .await

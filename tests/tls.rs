@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
+use rustls::AlertDescription;
 use serde_json::{json, Value};
 
 /// The contract: a committed change is served within this long.
@@ -31,21 +32,32 @@ async fn https_domain(
     api.enable_https(domain, cert, extra).await;
 }
 
-/// Asserts that a handshake was refused by the server with a TLS alert (not, say, rejected by
-/// the client's own verification or cut without an alert).
+/// Asserts that a handshake was refused by the server with exactly the TLS alert `alert` (not
+/// another alert, not the client's own verification, not a cut without an alert).
 #[track_caller]
-fn assert_refused(r: Result<Handshake, String>, what: &str) {
+fn assert_refused(r: Result<Handshake, String>, alert: AlertDescription, what: &str) {
     match r {
         Ok(h) => panic!(
             "{what}: the handshake succeeded ({:?}, ALPN {:?})",
             h.version, h.alpn
         ),
-        Err(e) => assert!(
-            e.contains("received fatal alert"),
-            "{what}: the handshake failed, but not with an alert from the server: {e}"
+        Err(e) => assert_eq!(
+            e,
+            alert_text(alert),
+            "{what}: the handshake failed, but not with the server's {alert:?} alert"
         ),
     }
 }
+
+/// How rustls reports a fatal alert received from the server.
+fn alert_text(alert: AlertDescription) -> String {
+    format!("received fatal alert: {alert:?}")
+}
+
+/// The alert for a name no certificate answers (no SNI, unknown name, HTTPS off): rustls's
+/// `access_denied` (49) today. spec/api.md v1.1 asks for `unrecognized_name` (112), which
+/// issue 9 brings; change it here then.
+const NO_CERTIFICATE: AlertDescription = AlertDescription::AccessDenied;
 
 /// The leaf certificate a handshake for `sni` gets, trusting `ca_pem`.
 async fn leaf_of(node: &Node, sni: &str, ca_pem: &str) -> Vec<u8> {
@@ -229,10 +241,12 @@ async fn wildcard_matches_one_level_and_exact_wins() {
     assert!(leaf_of(&node, "zz-9.w.test", &ca.cert_pem).await == wild.der);
     assert_refused(
         handshake(node.https, Some("a.b.w.test"), &ca.cert_pem, BOTH, &[]).await,
+        NO_CERTIFICATE,
         "a.b.w.test (two levels below the wildcard)",
     );
     assert_refused(
         handshake(node.https, Some("w.test"), &ca.cert_pem, BOTH, &[]).await,
+        NO_CERTIFICATE,
         "w.test (the wildcard's parent)",
     );
     let got = leaf_of(&node, "x.w.test", &ca.cert_pem).await;
@@ -268,14 +282,17 @@ async fn no_sni_unknown_sni_and_https_off_are_refused_with_an_alert() {
     assert!(leaf_of(&node, "ok.test", &ca.cert_pem).await == ok.der);
     assert_refused(
         handshake(node.https, None, &ca.cert_pem, BOTH, &[]).await,
+        NO_CERTIFICATE,
         "no SNI",
     );
     assert_refused(
         handshake(node.https, Some("unknown.test"), &ca.cert_pem, BOTH, &[]).await,
+        NO_CERTIFICATE,
         "unknown SNI",
     );
     assert_refused(
         handshake(node.https, Some("plain.test"), &ca.cert_pem, BOTH, &[]).await,
+        NO_CERTIFICATE,
         "domain with HTTPS disabled",
     );
     // It is served over plain HTTP all the same.
@@ -294,8 +311,8 @@ async fn no_sni_unknown_sni_and_https_off_are_refused_with_an_alert() {
         let (ran, out) = s_client(node.https, args).await;
         assert!(!ran, "openssl s_client {what} succeeded:\n{out}");
         assert!(
-            out.to_ascii_lowercase().contains("alert"),
-            "openssl s_client {what} failed without mentioning an alert:\n{out}"
+            out.contains("alert access denied") && out.contains("SSL alert number 49"),
+            "openssl s_client {what} failed without the server's access_denied alert:\n{out}"
         );
     }
 }
@@ -418,6 +435,7 @@ async fn tls_versions_apply_per_domain() {
     // 1.3 only.
     assert_refused(
         hs("v13.test", &[TLS12]).await,
+        AlertDescription::ProtocolVersion,
         "TLS 1.2 client on a 1.3-only domain",
     );
     assert_eq!(hs("v13.test", &[TLS13]).await.unwrap().version, TLSv1_3);
@@ -428,6 +446,7 @@ async fn tls_versions_apply_per_domain() {
     assert!(h.leaf_der == v12.der);
     assert_refused(
         hs("v12.test", &[TLS13]).await,
+        AlertDescription::ProtocolVersion,
         "TLS 1.3 client on a 1.2-only domain",
     );
     // Default: both, 1.3 preferred.
@@ -464,8 +483,9 @@ async fn tls_versions_apply_per_domain() {
         .await;
         assert!(!ran, "openssl s_client {old} succeeded:\n{out}");
         assert!(
-            out.to_ascii_lowercase().contains("alert"),
-            "openssl s_client {old} failed without a server alert (did it offer {old}?):\n{out}"
+            // rustls finds no version in common in a TLS 1.0/1.1 hello: handshake_failure (40).
+            out.contains("alert handshake failure") && out.contains("SSL alert number 40"),
+            "openssl s_client {old} failed without the server's handshake_failure alert (did it offer {old}?):\n{out}"
         );
     }
     let (ran, out) = s_client(
@@ -476,6 +496,10 @@ async fn tls_versions_apply_per_domain() {
     assert!(
         !ran,
         "openssl -tls1_3 on a 1.2-only domain succeeded:\n{out}"
+    );
+    assert!(
+        out.contains("alert protocol version") && out.contains("SSL alert number 70"),
+        "openssl -tls1_3 on a 1.2-only domain failed without the server's protocol_version alert:\n{out}"
     );
 }
 
@@ -617,7 +641,7 @@ async fn disabling_or_deleting_stops_new_handshakes_and_enabling_restores_them()
     let refused = |r: &Result<Handshake, String>| {
         r.as_ref()
             .err()
-            .is_some_and(|e| e.contains("received fatal alert"))
+            .is_some_and(|e| *e == alert_text(NO_CERTIFICATE))
     };
 
     // Off.

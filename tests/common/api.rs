@@ -72,18 +72,23 @@ impl Api {
             .await
     }
 
-    /// Waits until the node has applied the store's newest revision.
+    /// Waits until every node listed by `/nodes` has applied the store's newest revision (not
+    /// just the first one to get there).
     pub async fn wait_applied(&self) {
-        eventually(Duration::from_secs(5), "node applied revision", || async {
-            let v = self.ok("GET", "/nodes", None).await;
-            let rev = v["revision"].as_u64()?;
-            let applied = v["nodes"]
-                .as_array()?
-                .iter()
-                .filter_map(|n| n["applied_revision"].as_u64())
-                .max()?;
-            (applied >= rev).then_some(())
-        })
+        eventually(
+            Duration::from_secs(5),
+            "every node applied revision",
+            || async {
+                let v = self.ok("GET", "/nodes", None).await;
+                let rev = v["revision"].as_u64()?;
+                let nodes = v["nodes"].as_array()?;
+                let all = !nodes.is_empty()
+                    && nodes
+                        .iter()
+                        .all(|n| n["applied_revision"].as_u64().is_some_and(|a| a >= rev));
+                all.then_some(())
+            },
+        )
         .await
     }
 }

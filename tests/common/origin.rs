@@ -240,3 +240,138 @@ impl StreamOrigin {
         self.gate.send_replace(true);
     }
 }
+
+/// A gate the test opens: an origin waits at it, so a request stays in flight exactly until the
+/// test says so (no sleep guesses how long "in flight" lasts). Clones share one gate.
+#[derive(Clone)]
+pub struct Gate(Arc<tokio::sync::watch::Sender<bool>>);
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate(Arc::new(tokio::sync::watch::channel(false).0))
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Gate {
+        Gate::default()
+    }
+
+    /// Opens the gate for every waiter, present and future.
+    pub fn open(&self) {
+        self.0.send_replace(true);
+    }
+
+    /// Waits until the gate is open (forever if the test never opens it).
+    pub async fn wait(&self) {
+        let mut rx = self.0.subscribe();
+        let _ = rx.wait_for(|open| *open).await;
+    }
+}
+
+/// A plain-HTTP origin that holds every request at a [`Gate`]: it tells the test that a request
+/// arrived ([`HeldOrigin::arrived`]), waits until [`HeldOrigin::release`], then answers 200 with
+/// `body` (with a `Content-Length`).
+pub struct HeldOrigin {
+    pub addr: SocketAddr,
+    gate: Gate,
+    arrivals: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<String>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HeldOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl HeldOrigin {
+    pub async fn start(body: Bytes) -> HeldOrigin {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let gate = Gate::new();
+        let (arrived_tx, arrivals) = tokio::sync::mpsc::unbounded_channel();
+        let g = gate.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (gate, arrived_tx, body) = (g.clone(), arrived_tx.clone(), body.clone());
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                        let _ = arrived_tx.send(req.uri().to_string());
+                        let (gate, body) = (gate.clone(), body.clone());
+                        async move {
+                            gate.wait().await;
+                            Ok::<_, Infallible>(Response::new(Full::new(body)))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), svc)
+                        .await;
+                });
+            }
+        });
+        HeldOrigin {
+            addr,
+            gate,
+            arrivals: tokio::sync::Mutex::new(arrivals),
+            task,
+        }
+    }
+
+    /// Waits (at most 10 s) for the next request to reach the origin; returns its URI.
+    pub async fn arrived(&self) -> String {
+        let mut rx = self.arrivals.lock().await;
+        tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .expect("no request reached the held origin within 10 s")
+            .expect("the held origin stopped")
+    }
+
+    /// Opens the gate: every held request (and every later one) is answered.
+    pub fn release(&self) {
+        self.gate.open();
+    }
+}
+
+/// A loopback address that never answers a connection attempt: a listener with a one-slot accept
+/// queue that the test fills and never accepts from, so the kernel drops further SYNs and a
+/// connect hangs until the connector's own timeout. Keep the returned value alive while it is
+/// used.
+pub struct Unanswered {
+    pub addr: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: Vec<tokio::net::TcpStream>,
+}
+
+impl Unanswered {
+    pub async fn start() -> Unanswered {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(1).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut queued = Vec::new();
+        // Connect until one attempt hangs: the accept queue is then full.
+        loop {
+            assert!(queued.len() < 64, "the accept queue of {addr} never filled");
+            match tokio::time::timeout(
+                Duration::from_millis(300),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await
+            {
+                Ok(Ok(s)) => queued.push(s),
+                Ok(Err(e)) => panic!("connect to the filling listener failed: {e}"),
+                Err(_) => break,
+            }
+        }
+        Unanswered {
+            addr,
+            _listener: listener,
+            _queued: queued,
+        }
+    }
+}
