@@ -97,8 +97,19 @@ async fn idle_keep_alive_tls_connections_stay_small() {
     let before = rss(pid);
     let held = open_idle(&node, &ca.cert_pem, "m.example.test", N).await;
     assert_eq!(held.len(), N);
-    // Let the edge finish the responses' bookkeeping (all connections answered already).
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Wait until the edge has closed every warm-up connection and counts exactly the held ones,
+    // each with its one request answered: then only idle connections are measured.
+    let https = r#"scheme="https""#;
+    eventually(
+        Duration::from_secs(10),
+        "the edge to count N open connections",
+        || async {
+            let open = node.metric_sum("tlsedge_connections_open", "").await;
+            let served = node.metric_sum("tlsedge_requests_total", https).await;
+            (open == N as u64 && served == 200 + N as u64).then_some(())
+        },
+    )
+    .await;
     let per_conn = rss(pid).saturating_sub(before) / N as u64;
     eprintln!("resident memory per idle keep-alive TLS connection: {per_conn} bytes");
     // Measured with this test: about 12.4 KB with the patched hyper, 20.4 KB with published

@@ -83,6 +83,26 @@ impl Node {
         client_builder(ca_pem, names, self).build().unwrap()
     }
 
+    /// The sum of every sample of the metric `name` on `/metrics` whose labels contain `label`
+    /// (`""`: all of them), e.g. `metric_sum("tlsedge_requests_total", r#"scheme="https""#)`.
+    pub async fn metric_sum(&self, name: &str, label: &str) -> u64 {
+        let text = reqwest::get(format!("http://{}/metrics", self.admin))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' '))
+            .filter(|(series, _)| {
+                let (n, labels) = series.split_once('{').unwrap_or((series, ""));
+                n == name && labels.contains(label)
+            })
+            .map(|(_, v)| v.parse::<u64>().unwrap())
+            .sum()
+    }
+
     pub fn https_url(&self, host: &str, path: &str) -> String {
         format!("https://{host}:{}{path}", self.https.port())
     }
