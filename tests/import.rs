@@ -60,12 +60,22 @@ async fn import_loads_certificates_and_domains_all_or_nothing() {
 
     {
         let node = Node::start_config(data.path(), &std::fs::read_to_string(&config).unwrap());
-        let v = node.api().ok("GET", "/domains", None).await;
+        // Every kind of record the import would write: domains, certificates, and the revision.
+        let api = node.api();
+        let v = api.ok("GET", "/domains", None).await;
         assert_eq!(
             v["domains"],
             serde_json::json!([]),
-            "a refused import wrote something"
+            "a refused import wrote a domain"
         );
+        let v = api.ok("GET", "/certificates", None).await;
+        assert_eq!(
+            v["certificates"],
+            serde_json::json!([]),
+            "a refused import wrote a certificate"
+        );
+        let v = api.ok("GET", "/nodes", None).await;
+        assert_eq!(v["revision"], 0, "a refused import committed a revision");
         assert!(node.stop().await.success());
     }
 

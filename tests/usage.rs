@@ -28,7 +28,14 @@ async fn requests_are_counted_per_domain_and_scheme() {
         .http2_prior_knowledge()
         .build()
         .unwrap();
+    // What the echo origin answers for `path` ("usage {path}"): the expected bytes_sent is
+    // counted from that, not from what the edge reports.
     let mut body_bytes = 0u64;
+    let mut expect_body = |path: &str, got: &[u8]| {
+        let want = format!("usage {path}");
+        assert_eq!(got, want.as_bytes(), "{path}");
+        body_bytes += want.len() as u64;
+    };
     for i in 0..3 {
         let r = h1
             .get(node.https_url("u.test", &format!("/h1/{i}")))
@@ -36,7 +43,7 @@ async fn requests_are_counted_per_domain_and_scheme() {
             .await
             .unwrap();
         assert_eq!(r.version(), reqwest::Version::HTTP_11);
-        body_bytes += r.bytes().await.unwrap().len() as u64;
+        expect_body(&format!("/h1/{i}"), &r.bytes().await.unwrap());
     }
     for i in 0..2 {
         let r = h2
@@ -45,7 +52,7 @@ async fn requests_are_counted_per_domain_and_scheme() {
             .await
             .unwrap();
         assert_eq!(r.version(), reqwest::Version::HTTP_2);
-        body_bytes += r.bytes().await.unwrap().len() as u64;
+        expect_body(&format!("/h2/{i}"), &r.bytes().await.unwrap());
     }
     for i in 0..4 {
         let r = h1
@@ -53,7 +60,7 @@ async fn requests_are_counted_per_domain_and_scheme() {
             .send()
             .await
             .unwrap();
-        body_bytes += r.bytes().await.unwrap().len() as u64;
+        expect_body(&format!("/plain/{i}"), &r.bytes().await.unwrap());
     }
     // Redirects are requests too, and belong to their own domain.
     let r = h1.get(node.http_url("r.test", "/")).send().await.unwrap();
@@ -66,6 +73,7 @@ async fn requests_are_counted_per_domain_and_scheme() {
         json!({"http": 4, "https": 5, "http2": 2}),
         "{u}"
     );
+    let body_bytes = body_bytes;
     assert_eq!(u["bytes_sent"].as_u64().unwrap(), body_bytes, "{u}");
     assert_eq!(u["cache"], json!({"hit": 0, "miss": 0}));
     let minutes = u["minutes"].as_array().unwrap();
@@ -104,14 +112,18 @@ async fn requests_are_counted_per_domain_and_scheme() {
         (s, v["error"]["code"].as_str()),
         (400, Some("InvalidRequest"))
     );
-    let (s, _) = api
+    let (s, v) = api
         .call(
             "GET",
             "/domains/u.test/usage?from=2021-01-02T00:00:00Z&to=2021-01-01T00:00:00Z",
             None,
         )
         .await;
-    assert_eq!(s, 400);
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (400, Some("InvalidRequest")),
+        "a window that ends before it starts"
+    );
     let (s, v) = api.call("GET", "/domains/nope.test/usage", None).await;
     assert_eq!((s, v["error"]["code"].as_str()), (404, Some("NotFound")));
 }
