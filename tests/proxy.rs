@@ -5,22 +5,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use common::*;
-use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::{Body, Frame, Incoming};
+use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
@@ -28,86 +21,6 @@ use tokio::sync::mpsc;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers of this file
-
-type OBody = BoxBody<Bytes, Infallible>;
-
-fn full(s: impl Into<Bytes>) -> OBody {
-    Full::new(s.into()).boxed()
-}
-
-/// A test origin driven by an async handler; counts TCP connections and requests.
-struct TestOrigin {
-    addr: SocketAddr,
-    conns: Arc<AtomicUsize>,
-    requests: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestOrigin {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-async fn test_origin<F, Fut>(handler: F) -> TestOrigin
-where
-    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Response<OBody>> + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let conns = Arc::new(AtomicUsize::new(0));
-    let requests = Arc::new(AtomicUsize::new(0));
-    let handler = Arc::new(handler);
-    let (c, r) = (conns.clone(), requests.clone());
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((tcp, _)) = listener.accept().await else {
-                continue;
-            };
-            c.fetch_add(1, SeqCst);
-            let handler = handler.clone();
-            let r = r.clone();
-            tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    r.fetch_add(1, SeqCst);
-                    let fut = (*handler)(req);
-                    async move { Ok::<_, Infallible>(fut.await) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(tcp), svc)
-                    .await;
-            });
-        }
-    });
-    TestOrigin {
-        addr,
-        conns,
-        requests,
-        task,
-    }
-}
-
-/// A response body fed piece by piece through a channel; ends when the sender is dropped.
-struct ChanBody(mpsc::Receiver<Bytes>);
-
-impl Body for ChanBody {
-    type Data = Bytes;
-    type Error = Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
-        self.0.poll_recv(cx).map(|o| o.map(|b| Ok(Frame::data(b))))
-    }
-}
-
-/// A loopback port that refuses connections: bound, then released.
-fn dead_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 fn origin_at(port: u16) -> Value {
     json!({"address": "127.0.0.1", "http_port": port, "https_port": port})
@@ -859,7 +772,7 @@ async fn response_body_is_streamed_not_buffered() {
     let origin = test_origin(move |_req| {
         let (tx, rx) = mpsc::channel(4);
         let _ = senders_tx.send(tx);
-        async move { Response::new(ChanBody(rx).boxed()) }
+        async move { Response::new(ChannelBody(rx).boxed()) }
     })
     .await;
     let api = node.api();

@@ -14,6 +14,12 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+use http_body_util::combinators::BoxBody;
+use http_body_util::BodyExt;
+
 use super::ca::Leaf;
 
 /// What an origin saw of one request.
@@ -143,7 +149,7 @@ impl Origin {
 }
 
 /// A response body fed chunk by chunk through a channel, so an origin can stream slowly.
-pub struct ChannelBody(tokio::sync::mpsc::Receiver<Bytes>);
+pub struct ChannelBody(pub tokio::sync::mpsc::Receiver<Bytes>);
 
 impl hyper::body::Body for ChannelBody {
     type Data = Bytes;
@@ -374,4 +380,73 @@ impl Unanswered {
             _queued: queued,
         }
     }
+}
+
+/// The body type of [`test_origin`] handlers.
+pub type OBody = BoxBody<Bytes, Infallible>;
+
+/// A whole body for [`test_origin`] handlers.
+pub fn full(s: impl Into<Bytes>) -> OBody {
+    Full::new(s.into()).boxed()
+}
+
+/// A test origin driven by an async handler; counts TCP connections and requests.
+pub struct TestOrigin {
+    pub addr: SocketAddr,
+    /// TCP connections accepted.
+    pub conns: Arc<AtomicUsize>,
+    /// Requests received.
+    pub requests: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestOrigin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+pub async fn test_origin<F, Fut>(handler: F) -> TestOrigin
+where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<OBody>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let conns = Arc::new(AtomicUsize::new(0));
+    let requests = Arc::new(AtomicUsize::new(0));
+    let handler = Arc::new(handler);
+    let (c, r) = (conns.clone(), requests.clone());
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            c.fetch_add(1, SeqCst);
+            let handler = handler.clone();
+            let r = r.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
+                    r.fetch_add(1, SeqCst);
+                    let fut = (*handler)(req);
+                    async move { Ok::<_, Infallible>(fut.await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), svc)
+                    .await;
+            });
+        }
+    });
+    TestOrigin {
+        addr,
+        conns,
+        requests,
+        task,
+    }
+}
+
+/// A loopback port that refuses connections: bound, then released.
+pub fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
