@@ -12,7 +12,7 @@ use tlsedge_certs::MasterKey;
 use tlsedge_store::{SqliteStore, Store};
 use tower::ServiceExt;
 
-use crate::certs::Leaf;
+use crate::certs::{pem_body_lines, Leaf};
 
 /// The largest request body, as `[admin] max_body_bytes` defaults it (1 MiB).
 pub(crate) const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -220,7 +220,8 @@ impl Admin {
     }
 
     /// Sends a write that must be refused with `status`/`code`/`field` and checks that nothing
-    /// it could touch changed. Returns the error body.
+    /// it could touch changed, and that the refusal does not echo the private key it was sent.
+    /// Returns the error body.
     pub(crate) async fn rejected(
         &self,
         what: &str,
@@ -230,6 +231,7 @@ impl Admin {
         field: Option<&str>,
     ) -> Value {
         let before = self.snapshot().await;
+        let secrets = key_lines(body.as_ref());
         let got = self.call(method, path, body).await;
         assert_error(
             &format!("{what} ({method} {path})"),
@@ -238,6 +240,14 @@ impl Admin {
             code,
             field,
         );
+        // (Messages may name a PEM label such as `PRIVATE KEY`; never the key's contents.)
+        let text = got.1.to_string();
+        for (i, line) in secrets.iter().enumerate() {
+            assert!(
+                !text.contains(line.as_str()),
+                "{what}: the refusal echoes line {i} of the private key it was sent"
+            );
+        }
         self.unchanged(&before, &format!("{what}: refused with {code}"))
             .await;
         got.1
@@ -267,6 +277,20 @@ impl Admin {
             show(&after.view)
         );
     }
+}
+
+/// The lines of a request's `key_pem` that are secret: long base64 lines that the request's
+/// certificate (which carries the public key in the clear) does not also hold.
+fn key_lines(body: Option<&Value>) -> Vec<String> {
+    let text = |k: &str| body.and_then(|b| b.get(k)).and_then(Value::as_str);
+    let Some(key) = text("key_pem") else {
+        return Vec::new();
+    };
+    let cert = text("cert_pem").unwrap_or("");
+    pem_body_lines(key)
+        .into_iter()
+        .filter(|l| l.len() >= 16 && !cert.contains(l.as_str()))
+        .collect()
 }
 
 /// What [`Admin::snapshot`] records.
