@@ -72,14 +72,29 @@ async fn no_request_in_flight_fails_when_https_is_disabled_or_the_domain_deleted
         api.enable_https(name, name, json!({})).await;
         api.wait_applied().await;
 
-        let client = fresh(&node, &ca, name);
-        let url = node.https_url(name, "/held");
-        let in_flight = tokio::spawn(async move {
-            let resp = client.get(&url).send().await?;
-            let status = resp.status().as_u16();
-            Ok::<_, reqwest::Error>((status, resp.bytes().await?))
-        });
-        assert_eq!(origin.arrived().await, "/held", "{change}");
+        // One request held over HTTP/2 and one over HTTP/1.1.
+        let h2 = fresh(&node, &ca, name);
+        let h1 = client_builder(&ca.cert_pem, &[name], &node)
+            .http1_only()
+            .build()
+            .unwrap();
+        let mut in_flight = Vec::new();
+        for (client, version, path) in [
+            (h2, reqwest::Version::HTTP_2, "/held/h2"),
+            (h1, reqwest::Version::HTTP_11, "/held/h1"),
+        ] {
+            let url = node.https_url(name, path);
+            in_flight.push((
+                path,
+                tokio::spawn(async move {
+                    let resp = client.get(&url).send().await?;
+                    assert_eq!(resp.version(), version, "{url}");
+                    let status = resp.status().as_u16();
+                    Ok::<_, reqwest::Error>((status, resp.bytes().await?))
+                }),
+            ));
+            assert_eq!(origin.arrived().await, path, "{change}");
+        }
 
         match change {
             "disable HTTPS" => {
@@ -102,21 +117,25 @@ async fn no_request_in_flight_fails_when_https_is_disabled_or_the_domain_deleted
                 .is_err_and(|e| e == ACCESS_DENIED)
         })
         .await;
-        // ...while the request that started before it is still waiting at the origin.
-        assert!(!in_flight.is_finished(), "{change}: the held request ended");
+        // ...while the requests that started before it still wait at the origin.
+        for (path, task) in &in_flight {
+            assert!(!task.is_finished(), "{change}: {path} ended while held");
+        }
 
         origin.release();
-        let (status, got) = tokio::time::timeout(Duration::from_secs(10), in_flight)
-            .await
-            .unwrap_or_else(|_| panic!("{change}: the held request never finished"))
-            .unwrap()
-            .unwrap_or_else(|e| panic!("{change}: the request in flight failed: {e}"));
-        assert_eq!(status, 200, "{change}");
-        assert_eq!(got.len(), body.len(), "{change}: body length");
-        assert!(
-            got == body,
-            "{change}: the body differs from what the origin sent"
-        );
+        for (path, task) in in_flight {
+            let (status, got) = tokio::time::timeout(Duration::from_secs(10), task)
+                .await
+                .unwrap_or_else(|_| panic!("{change}: {path} never finished"))
+                .unwrap()
+                .unwrap_or_else(|e| panic!("{change}: {path} in flight failed: {e}"));
+            assert_eq!(status, 200, "{change}: {path}");
+            assert_eq!(got.len(), body.len(), "{change}: {path} body length");
+            assert!(
+                got == body,
+                "{change}: {path} body differs from the origin's"
+            );
+        }
     }
 }
 
