@@ -14,8 +14,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use crate::config::Config;
-use crate::node::{self, Announce};
+use tlsedge_node::{Config, Node};
 
 /// The demo's names: one domain that forces HTTPS with HSTS, one wildcard that serves both.
 const SECURE: &str = "www.tlsedge.test";
@@ -56,16 +55,9 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     let cfg = Config::load(&config_path)?;
     let token_file = cfg.admin.token_file.clone();
 
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let node = tokio::spawn(node::run(
-        cfg,
-        Announce::Channel(tx),
-        node::shutdown_on_signal(),
-    ));
-    let bound = match rx.await {
-        Ok(b) => b,
-        Err(_) => return node.await.context("node task")?,
-    };
+    let node = Node::build(cfg).await?;
+    let bound = node.bound();
+    let node = tokio::spawn(node.serve(tlsedge_node::shutdown_on_signal()));
     let (Some(http), Some(https), Some(admin)) = (bound.http, bound.https, bound.admin) else {
         anyhow::bail!("the demo node did not open all its listeners");
     };
@@ -93,7 +85,8 @@ pub async fn run(dir: &Path) -> anyhow::Result<()> {
     println!("The CLI talks to the same node:");
     println!("  tlsedge --config {d}/tlsedge.toml cert list");
     println!("  tlsedge --config {d}/tlsedge.toml domain list");
-    node.await.context("node task")?
+    node.await.context("node task")??;
+    Ok(())
 }
 
 fn free_port() -> anyhow::Result<u16> {

@@ -30,7 +30,7 @@ use tlsedge_model::{
 };
 use tlsedge_store::{Op, SqliteStore, Store};
 
-use crate::config::Config;
+use tlsedge_node::{Config, StoreBackend};
 
 /// Options of `tlsedge import`.
 #[derive(clap::Args, Debug)]
@@ -58,10 +58,10 @@ struct Pair {
 
 /// Runs the import and prints a one-line summary.
 pub async fn run(config: Option<&Path>, args: ImportArgs) -> anyhow::Result<()> {
-    let cfg = Config::load_or_default(config)?;
-    if cfg.store.backend != "sqlite" {
+    let cfg = Config::discover_or_default(config)?;
+    let StoreBackend::Sqlite(sqlite) = &cfg.store else {
         bail!("tlsedge import writes the sqlite store only (store.backend = \"sqlite\")");
-    }
+    };
     let started = Instant::now();
     let template = template(&args)?;
     let pairs = find_pairs(&args.dir)?;
@@ -88,8 +88,8 @@ pub async fn run(config: Option<&Path>, args: ImportArgs) -> anyhow::Result<()> 
     .context("the validation threads stopped")??;
     let validated = started.elapsed();
 
-    let store = SqliteStore::open(&cfg.store.path)
-        .with_context(|| format!("cannot open store {}", cfg.store.path.display()))?;
+    let store = SqliteStore::open(&sqlite.path)
+        .with_context(|| format!("cannot open store {}", sqlite.path.display()))?;
     let state = store.state();
     if !args.replace {
         let existing = results
@@ -121,7 +121,7 @@ pub async fn run(config: Option<&Path>, args: ImportArgs) -> anyhow::Result<()> 
     }
     println!(
         "imported {count} certificates and {count} domains into {} (revision {revision}) in {:.1} s ({:.1} s validating)",
-        cfg.store.path.display(),
+        sqlite.path.display(),
         started.elapsed().as_secs_f64(),
         validated.as_secs_f64()
     );

@@ -1,23 +1,21 @@
 //! `tlsedge`: the HTTPS edge of a content delivery network.
 //!
-//! This binary only wires the crates together: it parses the command line and the config file,
-//! opens the store, starts the data plane and the admin API (`serve`), runs a self-contained
-//! demo (`demo`), or talks to a node's admin API (`cert …`, `domain …`).
+//! This binary only parses the command line and dispatches: `serve` runs a node
+//! (`crates/node`), `demo` a self-contained demo, `import` a bulk load into the store, and
+//! `cert …`/`domain …` talk to a node's admin API.
 
 // A binary has no public API: `pub` in its modules means "used by main".
 #![allow(unreachable_pub)]
 
 mod cli;
-mod config;
 mod demo;
 mod import;
-mod node;
-mod sync;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use tlsedge_node::{Config, Node};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,43 +66,40 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let serve_config = match cli.command {
-        Command::Serve => Some(config::Config::load_or_default(cli.config.as_deref())?),
-        _ => None,
-    };
-    // A node's traffic runs on its own data-plane threads (`[runtime] worker_threads`); this
-    // runtime only carries the control plane (admin API, store follower, signals).
-    let mut builder = if serve_config.is_some() {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    let runtime = builder
-        .enable_all()
-        .build()
-        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async move {
-        match (cli.command, serve_config) {
-            (Command::Serve, Some(cfg)) => {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Serve => {
+            let cfg = Config::discover_or_default(config)?;
+            // A node's traffic runs on its own data-plane threads (`[runtime] worker_threads`);
+            // this runtime only carries the control plane (admin API, store follower, signals).
+            runtime(tokio::runtime::Builder::new_current_thread())?.block_on(async {
                 init_logging();
-                node::run(cfg, node::Announce::Stdout, node::shutdown_on_signal()).await
-            }
-            (Command::Serve, None) => unreachable_config(),
-            (Command::Demo { dir }, _) => {
+                let node = Node::build(cfg).await?;
+                println!("tlsedge listening {}", node.bound());
+                node.serve(tlsedge_node::shutdown_on_signal()).await?;
+                Ok(())
+            })
+        }
+        Command::Demo { dir } => {
+            runtime(tokio::runtime::Builder::new_multi_thread())?.block_on(async {
                 init_logging();
                 demo::run(&dir).await
-            }
-            (Command::Cert(cmd), _) => cli::run_cert(&cli.client, cli.config.as_deref(), cmd).await,
-            (Command::Import(args), _) => import::run(cli.config.as_deref(), args).await,
-            (Command::Domain(cmd), _) => {
-                cli::run_domain(&cli.client, cli.config.as_deref(), cmd).await
-            }
+            })
         }
-    })
+        Command::Cert(cmd) => runtime(tokio::runtime::Builder::new_multi_thread())?
+            .block_on(cli::run_cert(&cli.client, config, cmd)),
+        Command::Domain(cmd) => runtime(tokio::runtime::Builder::new_multi_thread())?
+            .block_on(cli::run_domain(&cli.client, config, cmd)),
+        Command::Import(args) => runtime(tokio::runtime::Builder::new_multi_thread())?
+            .block_on(import::run(config, args)),
+    }
 }
 
-fn unreachable_config() -> anyhow::Result<()> {
-    anyhow::bail!("internal error: serve without a config")
+fn runtime(mut builder: tokio::runtime::Builder) -> anyhow::Result<tokio::runtime::Runtime> {
+    builder
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the runtime: {e}"))
 }
 
 /// Logs to stderr; `RUST_LOG` filters (default: info).

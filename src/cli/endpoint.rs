@@ -6,36 +6,25 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::path::Path;
 
 use anyhow::{anyhow, bail};
+use tlsedge_node::Config;
 
 use super::args::ClientOpts;
-use crate::config::Config;
 
-/// The config file looked for in the working folder when `--config` is not given.
-const DEFAULT_CONFIG_FILE: &str = "tlsedge.toml";
-
-/// Reads the config named by `--config`, else `./tlsedge.toml` if it exists, else the defaults;
-/// with a description of where it came from for error messages.
+/// The node's config as `serve` finds it (`Config::discover`), else the defaults; with a
+/// description of where it came from for error messages.
 fn load_config(path: Option<&Path>) -> anyhow::Result<(Config, String)> {
-    match path {
-        Some(p) => Ok((Config::load(p)?, p.display().to_string())),
-        None if Path::new(DEFAULT_CONFIG_FILE).is_file() => Ok((
-            Config::load(Path::new(DEFAULT_CONFIG_FILE))?,
-            DEFAULT_CONFIG_FILE.to_owned(),
-        )),
-        None => Ok((Config::default(), "the built-in defaults".to_owned())),
-    }
+    Ok(match Config::discover(path)? {
+        Some((cfg, from)) => (cfg, from.display().to_string()),
+        None => (Config::default(), "the built-in defaults".to_owned()),
+    })
 }
 
 /// `http://ADDR` for the admin listen address, with an unspecified address replaced by the
 /// loopback address of its family.
-fn admin_url_from_listen(listen: &str, source: &str) -> anyhow::Result<String> {
-    if listen.trim().is_empty() {
+fn admin_url_from_listen(listen: Option<SocketAddr>, source: &str) -> anyhow::Result<String> {
+    let Some(mut addr) = listen else {
         bail!("the admin API is disabled in {source} (listen.admin = \"\"): pass --admin URL or set TLSEDGE_ADMIN_URL");
-    }
-    let mut addr: SocketAddr = listen
-        .trim()
-        .parse()
-        .map_err(|e| anyhow!("listen.admin = {listen:?} in {source} is not an address: {e}"))?;
+    };
     if addr.ip().is_unspecified() {
         addr.set_ip(match addr {
             SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
@@ -87,7 +76,7 @@ pub(crate) fn resolve_endpoint(
     };
     let base = match (admin, &loaded) {
         (Some(a), _) => normalize_admin_url(a)?,
-        (None, Some((cfg, source))) => admin_url_from_listen(&cfg.listen.admin, source)?,
+        (None, Some((cfg, source))) => admin_url_from_listen(cfg.listen.admin, source)?,
         (None, None) => bail!("no admin URL: pass --admin URL or set TLSEDGE_ADMIN_URL"),
     };
     let token = match (token, &loaded) {
@@ -119,23 +108,24 @@ mod tests {
 
     #[test]
     fn admin_urls() {
+        let listen = |s: &str| Some(s.parse().unwrap());
         assert_eq!(
-            admin_url_from_listen("127.0.0.1:9180", "x").unwrap(),
+            admin_url_from_listen(listen("127.0.0.1:9180"), "x").unwrap(),
             "http://127.0.0.1:9180"
         );
         assert_eq!(
-            admin_url_from_listen("0.0.0.0:9180", "x").unwrap(),
+            admin_url_from_listen(listen("0.0.0.0:9180"), "x").unwrap(),
             "http://127.0.0.1:9180"
         );
         assert_eq!(
-            admin_url_from_listen("[::]:9180", "x").unwrap(),
+            admin_url_from_listen(listen("[::]:9180"), "x").unwrap(),
             "http://[::1]:9180"
         );
         assert_eq!(
-            admin_url_from_listen("[fd00::1]:1", "x").unwrap(),
+            admin_url_from_listen(listen("[fd00::1]:1"), "x").unwrap(),
             "http://[fd00::1]:1"
         );
-        assert!(admin_url_from_listen("", "x")
+        assert!(admin_url_from_listen(None, "x")
             .unwrap_err()
             .to_string()
             .contains("--admin"));

@@ -18,7 +18,7 @@ const HEARTBEAT: Duration = Duration::from_secs(5);
 type ParsedCert = (Arc<StoredCertificate>, Arc<CertifiedKey>);
 
 /// Turns store states into edge snapshots, parsing each certificate once per change.
-pub struct Follower {
+pub(crate) struct Follower {
     edge: Arc<Edge>,
     master: Arc<MasterKey>,
     /// Parsed certificates, with the stored record they came from (by pointer: a record is a
@@ -27,7 +27,8 @@ pub struct Follower {
 }
 
 impl Follower {
-    pub fn new(edge: Arc<Edge>, master: Arc<MasterKey>) -> Self {
+    /// A follower that publishes into `edge`, opening private keys with `master`.
+    pub(crate) fn new(edge: Arc<Edge>, master: Arc<MasterKey>) -> Self {
         Self {
             edge,
             master,
@@ -86,7 +87,7 @@ impl Follower {
     }
 
     /// Builds a whole snapshot from `state`.
-    pub fn load_all(&self, state: &State) {
+    pub(crate) fn load_all(&self, state: &State) {
         let domains: Vec<&Arc<DomainConfig>> = state.domains.values().collect();
         let changes = self.build_many(state, &domains);
         let snap = tlsedge_edge::Snapshot::default().with_changes(state.revision, changes);
@@ -127,7 +128,7 @@ impl Follower {
     }
 
     /// Applies what changed between the published snapshot and `state`.
-    pub fn apply(&self, state: &State) {
+    pub(crate) fn apply(&self, state: &State) {
         let current = self.edge.snapshot();
         let Some(keys) = state.changed_since(current.revision()) else {
             self.load_all(state);
@@ -177,8 +178,10 @@ impl Follower {
     }
 }
 
-/// Follows the store forever: applies each new state, reports the applied revision.
-pub async fn follow(store: Arc<dyn Store>, follower: Follower, node: String) {
+/// Follows the store until its change stream ends: applies each new state off the async
+/// workers, and reports the applied revision as node `node` at each change and at least every
+/// [`HEARTBEAT`].
+pub(crate) async fn follow(store: Arc<dyn Store>, follower: Follower, node: String) {
     let mut rx = store.subscribe();
     let follower = Arc::new(follower);
     report(&*store, &node, follower.edge.snapshot().revision()).await;
