@@ -7,7 +7,7 @@
 //! wildcard (`_.example.com.crt` → `*.example.com`); the certificate is stored under the name
 //! `NAME` and the domain is created with HTTPS enabled on it. Every domain gets its origins and
 //! other settings from `DIR/domain.json` (a DomainConfig whose `name` and `https.certificate`
-//! are filled in per file) or, without that file, from `--origin HOST:PORT`.
+//! are filled in per file) or, without that file, from `--origin HOST[:PORT]`.
 //!
 //! Every certificate goes through the same write-time checks as an upload through the admin API
 //! (`tlsedge_certs::validate_upload`), its key is sealed with the node's master key, and the
@@ -25,12 +25,12 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use time::OffsetDateTime;
 use tlsedge_certs::MasterKey;
+use tlsedge_model::HostPort;
 use tlsedge_model::{
     san_covers, CertName, DomainConfig, DomainName, StoredCertificate, ValidationError,
 };
-use tlsedge_store::{Op, SqliteStore, Store};
-
 use tlsedge_node::{Config, StoreBackend};
+use tlsedge_store::{Op, SqliteStore, Store};
 
 /// Options of `tlsedge import`.
 #[derive(clap::Args, Debug)]
@@ -38,9 +38,10 @@ pub struct ImportArgs {
     /// Folder with NAME.crt (or NAME.pem) + NAME.key per domain, and optionally domain.json.
     #[arg(long)]
     pub dir: PathBuf,
-    /// Origin of every imported domain (HOST:PORT, plain HTTP), when there is no domain.json.
-    #[arg(long)]
-    pub origin: Option<String>,
+    /// Origin of every imported domain as HOST[:HTTP_PORT] (port 80 when left out; IPv6 as
+    /// [::1]:8080), plain HTTP, when there is no domain.json.
+    #[arg(long, value_name = "HOST[:PORT]", value_parser = crate::cli::parse_origin_arg)]
+    pub origin: Option<HostPort>,
     /// Overwrite certificates and domains that already exist (default: refuse the import).
     #[arg(long)]
     pub replace: bool,
@@ -138,15 +139,11 @@ fn template(args: &ImportArgs) -> anyhow::Result<serde_json::Value> {
     } else {
         let Some(origin) = &args.origin else {
             bail!(
-                "give the domains' origin with --origin HOST:PORT or {}",
+                "give the domains' origin with --origin HOST[:PORT] or {}",
                 file.display()
             );
         };
-        let (host, port) = origin
-            .rsplit_once(':')
-            .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| (h, p)))
-            .with_context(|| format!("--origin {origin:?} is not HOST:PORT"))?;
-        serde_json::json!({"origins": [{"address": host, "http_port": port}]})
+        serde_json::json!({"origins": [{"address": origin.host.as_str(), "http_port": origin.port}]})
     };
     if !v.is_object() {
         bail!("domain.json must hold a JSON object");
@@ -290,5 +287,48 @@ impl Drop for Wiped {
             *b = 0;
         }
         std::hint::black_box(&bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+    use serde_json::json;
+
+    #[derive(clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: ImportArgs,
+    }
+
+    fn origin_template(origin: &str) -> Result<serde_json::Value, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let dir = dir.path().to_str().ok_or("temporary path")?;
+        let cmd = Cmd::try_parse_from(["import", "--dir", dir, "--origin", origin])
+            .map_err(|e| e.to_string())?;
+        template(&cmd.args).map_err(|e| e.to_string())
+    }
+
+    /// `--origin` reads as `domain add --origin` does: brackets for IPv6, port 80 by default.
+    #[test]
+    fn the_origin_is_parsed_as_the_cli_parses_it() {
+        for (arg, address, port) in [
+            ("10.0.0.5:8080", "10.0.0.5", 8080),
+            ("origin.example.com", "origin.example.com", 80),
+            ("[::1]:8080", "::1", 8080),
+            ("2001:db8::5", "2001:db8::5", 80),
+        ] {
+            let v = origin_template(arg).unwrap();
+            assert_eq!(
+                v["origins"],
+                json!([{"address": address, "http_port": port}]),
+                "{arg}"
+            );
+        }
+        for bad in ["h:0", "http://h:80", "[::1", "a:b:c", ""] {
+            let err = origin_template(bad).unwrap_err();
+            assert!(err.contains("--origin"), "{bad}: {err}");
+        }
     }
 }

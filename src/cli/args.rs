@@ -2,13 +2,12 @@
 //! turn into: the [`RawDomainConfig`] that `domain add` sends and the [`HttpsPatch`] of
 //! `domain https`.
 
-use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
 use tlsedge_api::{HstsPatch, HttpsPatch};
 use tlsedge_model::{
-    CertName, DomainName, ForceRedirect, HttpsConfig, OriginProtocol, Priority, RawDomainConfig,
-    RawOrigin, RedirectStatus, TlsVersion,
+    CertName, DomainName, ForceRedirect, HostPort, HttpsConfig, OriginProtocol, Priority,
+    RawDomainConfig, RawOrigin, RedirectStatus, TlsVersion,
 };
 
 use super::api::ApiError;
@@ -110,10 +109,10 @@ pub(crate) struct AddArgs {
     pub(crate) name: String,
     /// Primary origin as HOST[:HTTP_PORT] (port 80 when left out; IPv6 as [::1]:8080); repeatable
     #[arg(long = "origin", value_name = "HOST[:PORT]", required = true, value_parser = parse_origin_arg)]
-    pub(crate) origins: Vec<OriginAddr>,
+    pub(crate) origins: Vec<HostPort>,
     /// Backup origin, used only while no primary answers, as HOST[:HTTP_PORT]; repeatable
     #[arg(long = "backup-origin", value_name = "HOST[:PORT]", value_parser = parse_origin_arg)]
-    pub(crate) backup_origins: Vec<OriginAddr>,
+    pub(crate) backup_origins: Vec<HostPort>,
     /// How the edge reaches the origins ("follow" uses the client's scheme)
     #[arg(long, value_enum, default_value_t = ProtocolArg::Http)]
     pub(crate) origin_protocol: ProtocolArg,
@@ -302,76 +301,11 @@ impl From<RedirectArg> for ForceRedirect {
     }
 }
 
-/// An origin as given on the command line: a host (name or IP, IPv6 without brackets) and the
-/// port for HTTP to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct OriginAddr {
-    pub(crate) host: String,
-    pub(crate) port: u16,
-}
-
-/// Parses `HOST`, `HOST:PORT`, `[IPV6]`, `[IPV6]:PORT` or a bare IPv6 address; the port
-/// defaults to 80.
-fn parse_origin_arg(s: &str) -> Result<OriginAddr, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty origin".into());
-    }
-    if s.contains("://") || s.contains('/') {
-        return Err(format!(
-            "{s:?}: give HOST[:PORT] without a scheme or path (see --origin-protocol)"
-        ));
-    }
-    let port = |p: &str| match p.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("{s:?}: the port must be a number from 1 to 65535")),
-        Ok(n) => Ok(n),
-    };
-    if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest
-            .split_once(']')
-            .ok_or_else(|| format!("{s:?}: missing ']'"))?;
-        host.parse::<Ipv6Addr>()
-            .map_err(|_| format!("{s:?}: {host:?} is not an IPv6 address"))?;
-        let port = match after {
-            "" => 80,
-            _ => port(
-                after
-                    .strip_prefix(':')
-                    .ok_or_else(|| format!("{s:?}: expected ':' after ']'"))?,
-            )?,
-        };
-        return Ok(OriginAddr {
-            host: host.to_owned(),
-            port,
-        });
-    }
-    match s.matches(':').count() {
-        0 => Ok(OriginAddr {
-            host: s.to_owned(),
-            port: 80,
-        }),
-        1 => {
-            let (host, p) = s
-                .split_once(':')
-                .ok_or_else(|| format!("{s:?}: bad origin"))?;
-            if host.is_empty() {
-                return Err(format!("{s:?}: missing host"));
-            }
-            Ok(OriginAddr {
-                host: host.to_owned(),
-                port: port(p)?,
-            })
-        }
-        _ => match s.parse::<Ipv6Addr>() {
-            Ok(_) => Ok(OriginAddr {
-                host: s.to_owned(),
-                port: 80,
-            }),
-            Err(_) => Err(format!(
-                "{s:?}: write an IPv6 origin with a port as [ADDRESS]:PORT"
-            )),
-        },
-    }
+/// Parses an origin argument, `HOST`, `HOST:PORT`, `[IPV6]`, `[IPV6]:PORT` or a bare IPv6
+/// address, with port 80 when none is given: the one parser of `domain add --origin` and
+/// `tlsedge import --origin` (the rules are the model's [`HostPort`]).
+pub(crate) fn parse_origin_arg(s: &str) -> Result<HostPort, String> {
+    HostPort::parse(s, 80)
 }
 
 fn parse_cert_name(s: &str) -> Result<CertName, String> {
@@ -401,8 +335,8 @@ pub(crate) fn build_domain(
     origin_ca_pem: Option<String>,
 ) -> anyhow::Result<RawDomainConfig> {
     let name = DomainName::parse(&args.name).map_err(ApiError::from)?;
-    let origin = |o: &OriginAddr, priority| RawOrigin {
-        address: o.host.clone(),
+    let origin = |o: &HostPort, priority| RawOrigin {
+        address: o.host.as_str().to_owned(),
         http_port: o.port,
         https_port: args.origin_https_port,
         priority,
@@ -485,42 +419,15 @@ pub(super) mod tests {
 
     #[test]
     fn origins() {
-        let o = |s: &str| parse_origin_arg(s).unwrap();
-        assert_eq!(
-            o("10.0.0.5:8080"),
-            OriginAddr {
-                host: "10.0.0.5".into(),
-                port: 8080
-            }
-        );
-        assert_eq!(
-            o("origin.example.com"),
-            OriginAddr {
-                host: "origin.example.com".into(),
-                port: 80
-            }
-        );
-        assert_eq!(
-            o("[::1]:8080"),
-            OriginAddr {
-                host: "::1".into(),
-                port: 8080
-            }
-        );
-        assert_eq!(
-            o("[2001:db8::5]"),
-            OriginAddr {
-                host: "2001:db8::5".into(),
-                port: 80
-            }
-        );
-        assert_eq!(
-            o("2001:db8::5"),
-            OriginAddr {
-                host: "2001:db8::5".into(),
-                port: 80
-            }
-        );
+        let o = |s: &str| {
+            let hp = parse_origin_arg(s).unwrap();
+            (hp.host.as_str().to_owned(), hp.port)
+        };
+        assert_eq!(o("10.0.0.5:8080"), ("10.0.0.5".into(), 8080));
+        assert_eq!(o("origin.example.com"), ("origin.example.com".into(), 80));
+        assert_eq!(o("[::1]:8080"), ("::1".into(), 8080));
+        assert_eq!(o("[2001:db8::5]"), ("2001:db8::5".into(), 80));
+        assert_eq!(o("2001:db8::5"), ("2001:db8::5".into(), 80));
         for bad in [
             "",
             "h:0",

@@ -27,7 +27,7 @@ use std::path::Path;
 use anyhow::anyhow;
 use serde::Serialize;
 
-pub(crate) use args::{CertCommand, ClientOpts, DomainCommand};
+pub(crate) use args::{parse_origin_arg, CertCommand, ClientOpts, DomainCommand};
 
 use api::ApiClient;
 use render::Output;
