@@ -10,7 +10,7 @@
 //! are filled in per file) or, without that file, from `--origin HOST[:PORT]`.
 //!
 //! Every certificate goes through the same write-time checks as an upload through the admin API
-//! (`tlsedge_certs::validate_upload`), its key is sealed with the node's master key, and the
+//! (`tlsedge_certs::intake`: validated, its key sealed with the node's master key), and the
 //! certificate must cover its domain. Nothing is written unless every file passes. The records
 //! are then committed in a few large transactions (`--batch` records each).
 //!
@@ -24,10 +24,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 use time::OffsetDateTime;
-use tlsedge_certs::MasterKey;
-use tlsedge_model::HostPort;
+use tlsedge_certs::{IntakeError, MasterKey};
 use tlsedge_model::{
-    san_covers, CertName, DomainConfig, DomainName, StoredCertificate, ValidationError,
+    CertName, DomainConfig, DomainName, HostPort, StoredCertificate, ValidationError,
 };
 use tlsedge_node::{Config, StoreBackend};
 use tlsedge_store::{Op, SqliteStore, Store};
@@ -237,18 +236,25 @@ fn prepare(
     let cert_pem = std::fs::read_to_string(&p.cert).with_context(what)?;
     let key_pem =
         Wiped(std::fs::read_to_string(&p.key).with_context(|| format!("{}", p.key.display()))?);
-    let v = tlsedge_certs::validate_upload(&cert_pem, &key_pem.0, now)
-        .map_err(|e| anyhow::anyhow!("{}: {} ({})", what(), e.message, e.code.as_str()))?;
-    if !v.meta.sans.iter().any(|san| san_covers(san, &domain)) {
+    let record =
+        tlsedge_certs::intake(&name, &cert_pem, &key_pem.0, master, now).map_err(|e| match e {
+            IntakeError::Invalid(e) => {
+                anyhow::anyhow!("{}: {} ({})", what(), e.message, e.code.as_str())
+            }
+            other => anyhow::anyhow!("{}: {other}", what()),
+        })?;
+    let sans = record
+        .meta
+        .as_ref()
+        .map(|m| m.sans.as_slice())
+        .unwrap_or_default();
+    if !record.meta.as_ref().is_some_and(|m| m.covers(&domain)) {
         bail!(
             "{}: the certificate does not cover {domain} (its names: {})",
             what(),
-            v.meta.sans.join(", ")
+            sans.join(", ")
         );
     }
-    let key = master
-        .seal(&name, &v.key)
-        .map_err(|e| anyhow::anyhow!("{}: cannot seal the key: {e}", what()))?;
     let mut value = template.clone();
     if let Some(o) = value.as_object_mut() {
         o.insert("name".into(), domain.as_str().into());
@@ -263,17 +269,7 @@ fn prepare(
             Some(refusal) => anyhow::anyhow!("{domain}: {}", refusal.message),
             None => anyhow::anyhow!("domain.json does not make a valid domain for {domain}: {e}"),
         })?;
-    Ok((
-        StoredCertificate {
-            name,
-            cert_pem: v.cert_pem,
-            key,
-            meta: Some(v.meta),
-            private_to: None,
-            csr_pem: None,
-        },
-        cfg,
-    ))
+    Ok((record, cfg))
 }
 
 /// A string wiped from memory when dropped (private-key PEM text).

@@ -11,6 +11,7 @@ use time::{Duration, OffsetDateTime};
 use tlsedge_api::{
     CertificateList, CertificateStats, DeployRequest, DomainNames, ReplaceRequest, UploadRequest,
 };
+use tlsedge_certs::IntakeError;
 use tlsedge_model::{
     CertName, CertStatus, CertificateInfo, DomainName, ErrorCode, StoredCertificate,
 };
@@ -56,7 +57,8 @@ fn cert_name(s: &str) -> Result<CertName, ApiError> {
     CertName::parse(s).map_err(ApiError::from)
 }
 
-/// A certificate, validated and with its key sealed under the master key.
+/// A certificate through the one intake (validated, key sealed under the master key), owned
+/// by `private_to` when it is a domain's private certificate.
 pub(crate) fn seal_upload(
     s: &AdminState,
     name: &CertName,
@@ -64,19 +66,24 @@ pub(crate) fn seal_upload(
     key_pem: &str,
     private_to: Option<DomainName>,
 ) -> Result<StoredCertificate, ApiError> {
-    let v = tlsedge_certs::validate_upload(cert_pem, key_pem, OffsetDateTime::now_utc())?;
-    let key = s
-        .master_key
-        .seal(name, &v.key)
-        .map_err(ApiError::internal)?;
-    Ok(StoredCertificate {
-        name: name.clone(),
-        cert_pem: v.cert_pem,
-        key,
-        meta: Some(v.meta),
-        private_to,
-        csr_pem: None,
-    })
+    let mut record = tlsedge_certs::intake(
+        name,
+        cert_pem,
+        key_pem,
+        &s.master_key,
+        OffsetDateTime::now_utc(),
+    )
+    .map_err(intake_error)?;
+    record.private_to = private_to;
+    Ok(record)
+}
+
+/// A refusal keeps its code and field; a sealing failure is the server's.
+fn intake_error(e: IntakeError) -> ApiError {
+    match e {
+        IntakeError::Invalid(refusal) => ApiError::from(refusal),
+        other => ApiError::internal(other),
+    }
 }
 
 /// Refuses a certificate that does not cover `domain`, or cannot be served yet.
@@ -145,19 +152,16 @@ async fn replace(
         )?,
         None => {
             // Keep the key the server holds (a CSR's, or a renewal on the same key).
-            let key = s
-                .master_key
-                .open(&name, &current.key)
-                .map_err(ApiError::internal)?;
-            let v = tlsedge_certs::validate_with_key(&req.cert_pem, &key, now)?;
-            StoredCertificate {
-                name: name.clone(),
-                cert_pem: v.cert_pem,
-                key: current.key.clone(),
-                meta: Some(v.meta),
-                private_to: current.private_to.clone(),
-                csr_pem: None,
-            }
+            let mut record = tlsedge_certs::intake_with_sealed_key(
+                &name,
+                &req.cert_pem,
+                &current.key,
+                &s.master_key,
+                now,
+            )
+            .map_err(intake_error)?;
+            record.private_to = current.private_to.clone();
+            record
         }
     };
     let (_, info) = write(&s, |st| {

@@ -8,8 +8,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use tlsedge_api::{CsrRequest, CsrResponse};
-use tlsedge_certs::{KeyFormat, KeyMaterial};
-use tlsedge_model::{CertName, DomainName, ErrorCode, StoredCertificate};
+use tlsedge_certs::{CsrError, CsrSubject, GENERATED_KEY_TYPES};
+use tlsedge_model::{CertName, DomainName, ErrorCode, KeyType, StoredCertificate};
 use tlsedge_store::Op;
 
 use crate::error::ApiError;
@@ -21,27 +21,25 @@ fn invalid(field: &str, msg: impl Into<String>) -> ApiError {
     ApiError::new(ErrorCode::InvalidRequest, msg).field(field)
 }
 
-fn generate_key(key_type: &str) -> Result<rcgen::KeyPair, ApiError> {
-    use rcgen::{KeyPair, RsaKeySize};
-    let key = match key_type {
-        "ecdsa-p256" => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-        "ecdsa-p384" => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
-        "rsa-2048" => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048),
-        "rsa-3072" => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_3072),
-        "rsa-4096" => KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_4096),
-        other => {
-            return Err(invalid(
-                "key_type",
-                format!("key_type {other:?} is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096"),
-            ))
-        }
+/// The requested key type: `ecdsa-p256` when none is named, else one the certificate crate
+/// generates.
+fn key_type(req: &CsrRequest) -> Result<KeyType, ApiError> {
+    let Some(text) = req.key_type.as_deref() else {
+        return Ok(KeyType::EcdsaP256);
     };
-    key.map_err(ApiError::internal)
+    text.parse::<KeyType>()
+        .ok()
+        .filter(|kt| GENERATED_KEY_TYPES.contains(kt))
+        .ok_or_else(|| {
+            invalid(
+                "key_type",
+                format!("key_type {text:?} is not one of ecdsa-p256, ecdsa-p384, rsa-2048, rsa-3072, rsa-4096"),
+            )
+        })
 }
 
-/// The CSR's parameters, checked.
-fn params(req: &CsrRequest) -> Result<rcgen::CertificateParams, ApiError> {
-    use rcgen::DnType;
+/// The CSR's subject, checked field by field.
+fn subject(req: &CsrRequest) -> Result<CsrSubject, ApiError> {
     let cn = req.common_name.trim();
     if cn.is_empty() || cn.len() > 64 {
         return Err(invalid(
@@ -51,24 +49,12 @@ fn params(req: &CsrRequest) -> Result<rcgen::CertificateParams, ApiError> {
     }
     let mut sans = Vec::new();
     for s in &req.sans {
-        sans.push(
-            DomainName::parse(s)
-                .map_err(|e| ApiError::from(e).field("sans"))?
-                .to_string(),
-        );
+        sans.push(DomainName::parse(s).map_err(|e| ApiError::from(e).field("sans"))?);
     }
     if sans.is_empty() {
         // Clients look at SANs only: a CN that is a host name becomes the one SAN.
-        sans.push(
-            DomainName::parse(cn)
-                .map_err(|e| ApiError::from(e).field("common_name"))?
-                .to_string(),
-        );
+        sans.push(DomainName::parse(cn).map_err(|e| ApiError::from(e).field("common_name"))?);
     }
-    let mut p = rcgen::CertificateParams::new(sans)
-        .map_err(|e| invalid("sans", format!("invalid SAN: {e}")))?;
-    let mut dn = rcgen::DistinguishedName::new();
-    dn.push(DnType::CommonName, cn);
     let text = |field: &str, v: &Option<String>| -> Result<Option<String>, ApiError> {
         match v.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
@@ -79,37 +65,33 @@ fn params(req: &CsrRequest) -> Result<rcgen::CertificateParams, ApiError> {
             Some(s) => Ok(Some(s.to_owned())),
         }
     };
-    if let Some(c) = text("country", &req.country)? {
-        if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) {
+    let country = match text("country", &req.country)? {
+        Some(c) if c.len() != 2 || !c.bytes().all(|b| b.is_ascii_alphabetic()) => {
             return Err(invalid(
                 "country",
                 "country must be a two-letter code such as \"DE\"",
             ));
         }
-        dn.push(DnType::CountryName, c.to_ascii_uppercase());
+        c => c.map(|c| c.to_ascii_uppercase()),
+    };
+    let organization = text("organization", &req.organization)?;
+    let organizational_unit = text("organizational_unit", &req.organizational_unit)?;
+    let state = text("state", &req.state)?;
+    let city = text("city", &req.city)?;
+    let email = text("email", &req.email)?;
+    if email.as_ref().is_some_and(|e| !e.contains('@')) {
+        return Err(invalid("email", "email must be an address"));
     }
-    for (field, v, ty) in [
-        ("organization", &req.organization, DnType::OrganizationName),
-        (
-            "organizational_unit",
-            &req.organizational_unit,
-            DnType::OrganizationalUnitName,
-        ),
-        ("state", &req.state, DnType::StateOrProvinceName),
-        ("city", &req.city, DnType::LocalityName),
-    ] {
-        if let Some(s) = text(field, v)? {
-            dn.push(ty, s);
-        }
-    }
-    if let Some(e) = text("email", &req.email)? {
-        if !e.contains('@') {
-            return Err(invalid("email", "email must be an address"));
-        }
-        dn.push(DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]), e);
-    }
-    p.distinguished_name = dn;
-    Ok(p)
+    Ok(CsrSubject {
+        common_name: cn.to_owned(),
+        sans,
+        country,
+        organization,
+        organizational_unit,
+        state,
+        city,
+        email,
+    })
 }
 
 pub(crate) async fn create(
@@ -117,7 +99,7 @@ pub(crate) async fn create(
     ApiJson(req): ApiJson<CsrRequest>,
 ) -> Result<(StatusCode, Json<CsrResponse>), ApiError> {
     let name = CertName::parse(&req.name)?;
-    let params = params(&req)?;
+    let subject = subject(&req)?;
     if s.store.state().certificates.contains_key(&name) {
         return Err(ApiError::new(
             ErrorCode::AlreadyExists,
@@ -125,20 +107,16 @@ pub(crate) async fn create(
         )
         .field("name"));
     }
-    let key_type = req.key_type.as_deref().unwrap_or("ecdsa-p256").to_owned();
+    let key_type = key_type(&req)?;
     // Key generation (RSA 4096 takes a while) runs off the async workers.
     let (key, csr_pem) =
-        tokio::task::spawn_blocking(move || -> Result<(KeyMaterial, String), ApiError> {
-            let kp = generate_key(&key_type)?;
-            let csr = params.serialize_request(&kp).map_err(ApiError::internal)?;
-            let pem = csr.pem().map_err(ApiError::internal)?;
-            let der = kp.serialize_der();
-            let key = KeyMaterial::from_format_and_der(KeyFormat::Pkcs8, &der)
-                .ok_or_else(|| ApiError::internal("generated key does not encode"))?;
-            Ok((key, pem))
-        })
-        .await
-        .map_err(ApiError::internal)??;
+        tokio::task::spawn_blocking(move || tlsedge_certs::generate_csr(&subject, key_type))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| match e {
+                CsrError::InvalidSan(_) => invalid("sans", e.to_string()),
+                other => ApiError::internal(other),
+            })?;
     let sealed = s.master_key.seal(&name, &key).map_err(ApiError::internal)?;
     let record = StoredCertificate {
         name: name.clone(),

@@ -1,7 +1,8 @@
 //! The certificate center's cryptography: everything tlsedge does with certificates and private
 //! keys, kept apart from I/O-heavy crates so every rule can be unit tested.
 //!
-//! Three jobs, in the order a certificate meets them:
+//! Three jobs, in the order a certificate meets them (the first two joined in [`intake`], the
+//! one way a certificate enters the store):
 //!
 //! 1. [`validate_upload`] (and [`validate_with_key`]) check an uploaded chain and key **once, at
 //!    write time**: PEM and X.509 syntax, key type, key/leaf match, validity dates. They return the
@@ -15,8 +16,11 @@
 //!    needs, because the checks ran on write; it is cheap enough to run for every certificate
 //!    when a node starts.
 //!
-//! Key bytes live in [`KeyMaterial`], which zeroes them on drop and never prints them.
+//! Key bytes live in [`KeyMaterial`], which zeroes them on drop and never prints them. Keys the
+//! server makes itself (for a CSR) come from [`generate_csr`], by [`tlsedge_model::KeyType`].
 
+mod csr;
+mod intake;
 mod key;
 mod load;
 mod pem;
@@ -27,6 +31,8 @@ mod validate;
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod testutil;
 
+pub use csr::{generate_csr, generate_key, CsrError, CsrSubject, GENERATED_KEY_TYPES};
+pub use intake::{intake, intake_with_sealed_key, IntakeError};
 pub use key::{KeyFormat, KeyMaterial};
 pub use load::{certified_key, LoadError};
 pub use seal::{MasterKey, SealError};

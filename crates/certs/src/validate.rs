@@ -5,7 +5,9 @@
 //! and the JSON field (`cert_pem` or `key_pem`); their messages describe the problem and never
 //! quote the input.
 
-use rustls::sign::CertifiedKey;
+use std::sync::Arc;
+
+use rustls::sign::{CertifiedKey, SigningKey};
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::CertificateDer;
 use time::format_description::well_known::Rfc3339;
@@ -38,6 +40,8 @@ pub struct ValidatedCertificate {
     pub meta: CertificateMeta,
     /// The chain, re-encoded as normalised PEM (leaf first), what the store keeps.
     pub cert_pem: String,
+    /// The same chain as the DER it was parsed into (leaf first), what the data plane serves.
+    pub chain: Vec<CertificateDer<'static>>,
     /// The private key, ready to be sealed. Its `Debug` prints no key bytes.
     pub key: KeyMaterial,
 }
@@ -260,39 +264,93 @@ fn read_key(key_pem: &str) -> Result<KeyMaterial, ValidationError> {
     })
 }
 
+/// The checks and facts that follow parsing, in order: the key's signer, the leaf, its dates,
+/// the warnings, the meta the certificate center lists.
 fn finish(
     chain: &Chain,
     certs: &[X509Certificate<'_>],
     key: KeyMaterial,
     now: OffsetDateTime,
 ) -> Result<ValidatedCertificate, ValidationError> {
-    let signer = key::signing_key(&key).map_err(|p| match p {
-        KeyProblem::Malformed(why) => invalid_pem(KEY, why),
-        KeyProblem::Unsupported(why) => unsupported(KEY, why),
-    })?;
+    let signer = signer(&key)?;
     let key_type = signer
         .public_key()
         .map_or(tlsedge_model::KeyType::Unknown, |spki| key::key_type(&spki));
+    let mut warnings = Vec::new();
+    let leaf_index = pick_leaf(&chain.ders, &signer, &mut warnings)?;
+    // The leaf first, the others in the order given.
+    let order: Vec<usize> = std::iter::once(leaf_index)
+        .chain((0..certs.len()).filter(|&i| i != leaf_index))
+        .collect();
+    let certs: Vec<&X509Certificate<'_>> = order.iter().filter_map(|&i| certs.get(i)).collect();
+    let ders: Vec<CertificateDer<'static>> = order
+        .iter()
+        .filter_map(|&i| chain.ders.get(i).cloned())
+        .collect();
+    let (Some(&leaf), Some(leaf_der)) = (certs.first(), ders.first()) else {
+        return Err(invalid_pem(CERT, "cert_pem holds no certificate"));
+    };
+    let (not_before, not_after) = check_dates(leaf, now)?;
+    warnings.extend(ignored_blocks_warning(&chain.ignored));
+    let sans = names(leaf, &mut warnings)?;
+    warnings.extend(leaf_warnings(leaf));
+    warnings.extend(chain_warnings(&certs, not_after, now));
+    let meta = CertificateMeta {
+        subject: leaf.subject().to_string(),
+        issuer: leaf.issuer().to_string(),
+        sans,
+        not_before,
+        not_after,
+        serial: serial_hex(leaf.raw_serial()),
+        fingerprint_sha256: hex::encode(
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf_der).as_ref(),
+        ),
+        key_type,
+        chain_length: certs.len(),
+        warnings,
+    };
+    let cert_pem = ders
+        .iter()
+        .map(|der| pem::encode("CERTIFICATE", der))
+        .collect();
+    Ok(ValidatedCertificate {
+        meta,
+        cert_pem,
+        chain: ders,
+        key,
+    })
+}
 
-    // The leaf is the first certificate. When the key belongs to a later one instead (a chain
-    // pasted root or intermediate first), that one is the leaf: it moves to the front, since
-    // serving anything else as the end-entity certificate fails every handshake.
+/// The signer the data plane would use for `key`: refuses keys that do not parse
+/// (`InvalidPem`) and types it cannot serve (`UnsupportedFormat`).
+fn signer(key: &KeyMaterial) -> Result<Arc<dyn SigningKey>, ValidationError> {
+    key::signing_key(key).map_err(|p| match p {
+        KeyProblem::Malformed(why) => invalid_pem(KEY, why),
+        KeyProblem::Unsupported(why) => unsupported(KEY, why),
+    })
+}
+
+/// The index of the leaf: the first certificate, except when the key belongs to a later one (a
+/// chain pasted root or intermediate first). That one is then the leaf, with a warning, since
+/// serving anything else as the end-entity certificate fails every handshake. A key that belongs
+/// to no certificate of the chain is a `KeyMismatch`.
+fn pick_leaf(
+    ders: &[CertificateDer<'static>],
+    signer: &Arc<dyn SigningKey>,
+    warnings: &mut Vec<String>,
+) -> Result<usize, ValidationError> {
     let matches = |der: &CertificateDer<'static>| {
         key::check_match(&CertifiedKey::new(vec![der.clone()], signer.clone()))
     };
-    let mut warnings = Vec::new();
-    let leaf_index = match chain.ders.first().map(matches) {
-        None => return Err(invalid_pem(CERT, "cert_pem holds no certificate")),
-        Some(Ok(())) => 0,
-        Some(Err(MatchError::Certificate(err))) => {
-            return Err(unsupported(
-                CERT,
-                format!("the leaf certificate cannot be served over TLS: {err}"),
-            ));
-        }
+    match ders.first().map(matches) {
+        None => Err(invalid_pem(CERT, "cert_pem holds no certificate")),
+        Some(Ok(())) => Ok(0),
+        Some(Err(MatchError::Certificate(err))) => Err(unsupported(
+            CERT,
+            format!("the leaf certificate cannot be served over TLS: {err}"),
+        )),
         Some(Err(MatchError::Mismatch)) => {
-            let found = chain
-                .ders
+            let found = ders
                 .iter()
                 .enumerate()
                 .skip(1)
@@ -308,19 +366,17 @@ fn finish(
                 "the chain is not in order: the private key belongs to certificate {}, which is now stored first as the leaf",
                 i + 1
             ));
-            i
+            Ok(i)
         }
-    };
-    let order: Vec<usize> = std::iter::once(leaf_index)
-        .chain((0..certs.len()).filter(|&i| i != leaf_index))
-        .collect();
-    let certs: Vec<&X509Certificate<'_>> = order.iter().filter_map(|&i| certs.get(i)).collect();
-    let ders: Vec<&CertificateDer<'static>> =
-        order.iter().filter_map(|&i| chain.ders.get(i)).collect();
-    let (Some(&leaf), Some(&leaf_der)) = (certs.first(), ders.first()) else {
-        return Err(invalid_pem(CERT, "cert_pem holds no certificate"));
-    };
+    }
+}
 
+/// The leaf's validity period; refuses a leaf that expired (`CertificateExpired`) or is not
+/// yet valid (`CertificateNotYetValid`) at `now`.
+fn check_dates(
+    leaf: &X509Certificate<'_>,
+    now: OffsetDateTime,
+) -> Result<(OffsetDateTime, OffsetDateTime), ValidationError> {
     let not_before = leaf.validity().not_before.to_datetime();
     let not_after = leaf.validity().not_after.to_datetime();
     if not_after < now {
@@ -337,24 +393,33 @@ fn finish(
             format!("the certificate is not valid before {}", date(not_before)),
         ));
     }
+    Ok((not_before, not_after))
+}
 
-    if !chain.ignored.is_empty() {
-        warnings.push(format!(
-            "cert_pem also held blocks that are not certificates ({}); they were not kept",
-            chain
-                .ignored
-                .iter()
-                // A stored warning names a key block without the words a leak scanner looks for.
-                .map(|l| if l.ends_with("PRIVATE KEY") {
-                    "a private key"
-                } else {
-                    l.as_str()
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+/// The warning that `cert_pem` held blocks besides certificates, which were dropped.
+fn ignored_blocks_warning(ignored: &[String]) -> Option<String> {
+    if ignored.is_empty() {
+        return None;
     }
-    let sans = names(leaf, &mut warnings)?;
+    Some(format!(
+        "cert_pem also held blocks that are not certificates ({}); they were not kept",
+        ignored
+            .iter()
+            // A stored warning names a key block without the words a leak scanner looks for.
+            .map(|l| if l.ends_with("PRIVATE KEY") {
+                "a private key"
+            } else {
+                l.as_str()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+/// What is odd about the leaf itself: not X.509 v3, an EKU without server authentication,
+/// self-signed.
+fn leaf_warnings(leaf: &X509Certificate<'_>) -> Vec<String> {
+    let mut warnings = Vec::new();
     if leaf.version() != X509Version::V3 {
         warnings.push(
             "the leaf certificate is not an X.509 v3 certificate; many clients reject it"
@@ -369,6 +434,17 @@ fn finish(
     if issued_by(leaf, leaf) {
         warnings.push("the leaf certificate is self-signed".to_owned());
     }
+    warnings
+}
+
+/// What is odd about the chain (leaf first) at `now`: a certificate not issued by the next, a
+/// leaf within 30 days of `not_after`, intermediates outside their validity period.
+fn chain_warnings(
+    certs: &[&X509Certificate<'_>],
+    not_after: OffsetDateTime,
+    now: OffsetDateTime,
+) -> Vec<String> {
+    let mut warnings = Vec::new();
     for (i, pair) in certs.windows(2).enumerate() {
         if !issued_by(pair[0], pair[1]) {
             warnings.push(format!(
@@ -400,30 +476,7 @@ fn finish(
             ));
         }
     }
-
-    let meta = CertificateMeta {
-        subject: leaf.subject().to_string(),
-        issuer: leaf.issuer().to_string(),
-        sans,
-        not_before,
-        not_after,
-        serial: serial_hex(leaf.raw_serial()),
-        fingerprint_sha256: hex::encode(
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf_der).as_ref(),
-        ),
-        key_type,
-        chain_length: certs.len(),
-        warnings,
-    };
-    let cert_pem = ders
-        .iter()
-        .map(|der| pem::encode("CERTIFICATE", der))
-        .collect();
-    Ok(ValidatedCertificate {
-        meta,
-        cert_pem,
-        key,
-    })
+    warnings
 }
 
 /// The leaf's DNS names, lowercase and without duplicates; the subject CN when it has none.

@@ -226,21 +226,15 @@ mod tests {
             .unwrap()
             .self_signed(&key)
             .unwrap();
-        let v = tlsedge_certs::validate_upload(
+        let name = CertName::parse("many").unwrap();
+        let stored = tlsedge_certs::intake(
+            &name,
             &cert.pem(),
             &key.serialize_pem(),
+            master,
             time::OffsetDateTime::now_utc(),
         )
         .unwrap();
-        let name = CertName::parse("many").unwrap();
-        let stored = StoredCertificate {
-            name: name.clone(),
-            cert_pem: v.cert_pem,
-            key: master.seal(&name, &v.key).unwrap(),
-            meta: Some(v.meta),
-            private_to: None,
-            csr_pem: None,
-        };
         let mut ops = vec![Op::PutCertificate(stored)];
         for i in 0..n {
             let d: DomainConfig = serde_json::from_value(serde_json::json!({
