@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use rustls::ServerConfig;
 use tokio::sync::Semaphore;
 
 use crate::error::EdgeError;
@@ -118,10 +117,5 @@ impl Edge {
     /// The connection limits of the listeners.
     pub(crate) fn limits(&self) -> &ConnectionLimits {
         &self.limits
-    }
-
-    /// The config that ends a handshake with a fatal alert (no SNI, or no domain serves it).
-    pub(crate) fn reject_config(&self) -> Arc<ServerConfig> {
-        self.tls.reject()
     }
 }

@@ -17,6 +17,7 @@ use crate::conn::ConnInfo;
 use crate::edge::Edge;
 use crate::handler::handle;
 use crate::snapshot::{DomainRuntime, HostBuf};
+use crate::tls::HelloRefusal;
 
 /// Tells the listeners to stop accepting and drain. Clone it to every listener; call
 /// [`Shutdown::trigger`] once.
@@ -190,8 +191,8 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
 
 /// Runs the TLS listener until `shutdown`. Each handshake reads the ClientHello first, picks
 /// the domain's prebuilt `ServerConfig` by SNI from the current snapshot, and only then lets
-/// rustls continue; no SNI or an unknown name ends in a fatal alert. As for [`serve_http`], the
-/// listener should carry TCP_NODELAY.
+/// rustls continue; no SNI or an unknown name ends in the fatal alert `unrecognized_name`. As
+/// for [`serve_http`], the listener should carry TCP_NODELAY.
 pub async fn serve_https(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdown) {
     let e = edge.clone();
     accept_loop(
@@ -247,6 +248,9 @@ async fn start_tls(
 
 /// Reads the ClientHello, picks the SNI's domain from the current snapshot and completes the
 /// handshake with that domain's config. Returns the stream and the domain it was made for.
+///
+/// A ClientHello that `tls::judge_hello` refuses (no SNI, an unknown name, a fallback to
+/// TLS 1.2 where the domain serves 1.3) gets its fatal alert and an error naming it.
 async fn handshake(
     edge: &Arc<Edge>,
     tcp: TcpStream,
@@ -255,26 +259,46 @@ async fn handshake(
     Arc<DomainRuntime>,
 )> {
     let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp).await?;
-    let found = {
+    let judged = {
         let hello = start.client_hello();
-        let chacha = crate::tls::prefers_chacha(hello.cipher_suites());
+        let offered = hello.cipher_suites();
+        let chacha = crate::tls::prefers_chacha(offered);
         let snapshot = edge.snapshot();
         let mut buf = HostBuf::default();
-        hello
+        let found = hello
             .server_name()
             .and_then(|sni| buf.lowercase(sni))
-            .and_then(|sni| snapshot.tls_domain(sni, chacha))
+            .and_then(|sni| snapshot.tls_domain(sni, chacha));
+        let versions = found
+            .as_ref()
+            .map(|(d, _)| d.config.https.tls_versions.as_slice());
+        crate::tls::judge_hello(offered, versions).map(|()| found)
     };
-    let Some((domain, config)) = found else {
+    match judged {
+        Ok(Some((domain, config))) => {
+            let stream = start.into_stream(config).await?;
+            Ok((stream, domain))
+        }
+        Ok(None) => Err(refuse_hello(edge, start.io, HelloRefusal::UnrecognizedName).await),
+        Err(refusal) => Err(refuse_hello(edge, start.io, refusal).await),
+    }
+}
+
+/// Ends a handshake with `refusal`'s fatal alert, in place of a ServerHello, and closes the
+/// connection. Returns the error that reports it (the refusal is the expected outcome; a
+/// failed write only changes the error).
+async fn refuse_hello(edge: &Edge, mut io: TcpStream, refusal: HelloRefusal) -> std::io::Error {
+    use tokio::io::AsyncWriteExt;
+    if refusal == HelloRefusal::UnrecognizedName {
         edge.metrics().handshakes_rejected_sni.fetch_add(1, Relaxed);
-        // Completing the handshake with a config that resolves no certificate makes rustls
-        // send a fatal alert; the error that follows is the expected outcome.
-        let err = match start.into_stream(edge.reject_config()).await {
-            Ok(_) => std::io::Error::other("handshake without a certificate succeeded"),
-            Err(e) => e,
-        };
-        return Err(err);
-    };
-    let stream = start.into_stream(config).await?;
-    Ok((stream, domain))
+    }
+    let sent = async {
+        io.write_all(&refusal.record()).await?;
+        io.shutdown().await
+    }
+    .await;
+    match sent {
+        Ok(()) => std::io::Error::other(format!("refused with the alert {:?}", refusal.alert())),
+        Err(e) => e,
+    }
 }

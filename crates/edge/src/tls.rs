@@ -4,7 +4,7 @@ use rustls::server::{
     ClientHello, NoServerSessionStorage, ResolvesServerCert, ServerSessionMemoryCache,
 };
 use rustls::sign::CertifiedKey;
-use rustls::{CipherSuite, ClientConfig, RootCertStore, ServerConfig};
+use rustls::{AlertDescription, CipherSuite, ClientConfig, RootCertStore, ServerConfig};
 use tlsedge_model::TlsVersion;
 
 use crate::error::{EdgeError, OriginCaError};
@@ -38,8 +38,7 @@ impl ResolvesServerCert for SingleCert {
     }
 }
 
-/// Resolves nothing, so rustls ends the handshake with a fatal alert: used for a ClientHello
-/// without SNI or for a name no HTTPS-enabled domain answers.
+/// Resolves nothing: the resolver of the templates, replaced by each domain's [`SingleCert`].
 #[derive(Debug)]
 struct NoCert;
 
@@ -54,7 +53,6 @@ impl ResolvesServerCert for NoCert {
 /// certificate resolver: a few `Arc` clones, done when the domain changes.
 pub(crate) struct TlsFactory {
     templates: [ServerConfig; 6],
-    reject: Arc<ServerConfig>,
     /// The client config for origins verified against the system's roots.
     origin_default: Arc<ClientConfig>,
     /// The client config for origins whose certificate is not verified.
@@ -121,6 +119,75 @@ pub(crate) fn in_client_order(server_order: &ServerConfig) -> Arc<ServerConfig> 
     Arc::new(c)
 }
 
+/// A handshake the edge ends itself with a fatal alert, before it sends anything else: the
+/// ClientHello alone decides it (see [`judge_hello`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HelloRefusal {
+    /// No SNI, or a name that no HTTPS-enabled domain answers: `unrecognized_name` (112), the
+    /// alert RFC 6066 §3 names for it. Scanners (sslyze) read it as "no certificate for this
+    /// name" and go on; `access_denied` (49), what rustls sends when no certificate resolves,
+    /// reads as a refusal of the client.
+    UnrecognizedName,
+    /// A TLS 1.2 ClientHello carrying `TLS_FALLBACK_SCSV` to a domain that serves TLS 1.3:
+    /// `inappropriate_fallback` (86, RFC 7507 §3). The client retried with a lower version
+    /// than both sides support, which only a downgrade attack or a broken middlebox causes.
+    InappropriateFallback,
+}
+
+impl HelloRefusal {
+    /// The alert it ends the handshake with.
+    pub(crate) fn alert(self) -> AlertDescription {
+        match self {
+            Self::UnrecognizedName => AlertDescription::UnrecognisedName,
+            Self::InappropriateFallback => AlertDescription::InappropriateFallback,
+        }
+    }
+
+    /// The alert as the one plaintext TLS record sent in place of a ServerHello (RFC 8446
+    /// §5.1 and §6, RFC 5246 §6.2.1 and §7.2): content type alert (21), record version
+    /// TLS 1.2 (`03 03`, what TLS 1.3 also writes), length 2, level fatal (2), description.
+    ///
+    /// Written by hand because rustls's `Acceptor` has no way to end a handshake with an
+    /// alert of the caller's choice: a config that resolves no certificate makes rustls send
+    /// `access_denied`.
+    pub(crate) fn record(self) -> [u8; 7] {
+        [21, 3, 3, 0, 2, 2, u8::from(self.alert())]
+    }
+}
+
+/// `TLS_FALLBACK_SCSV` (RFC 7507 §6): a client that retries a handshake with a lower version
+/// than it supports lists it among its cipher suites.
+const FALLBACK_SCSV: u16 = 0x5600;
+
+/// Whether a ClientHello offering `offered` may go on to the domain it named (`domain`, with
+/// the TLS versions it serves), or which alert ends it:
+/// - no domain (no SNI, an unknown name, a domain with HTTPS off or no certificate loaded):
+///   [`HelloRefusal::UnrecognizedName`];
+/// - `TLS_FALLBACK_SCSV` from a client that offers no TLS 1.3 cipher suite, to a domain that
+///   serves TLS 1.3: [`HelloRefusal::InappropriateFallback`].
+///
+/// rustls's `ClientHello` shows the cipher suites but not the `supported_versions` extension,
+/// so "the client offers TLS 1.3" is read from the suites: a TLS 1.3 handshake needs a TLS 1.3
+/// suite (`0x13xx`, RFC 8446 §B.4), and a client whose highest version is 1.2 lists none
+/// (OpenSSL, BoringSSL, NSS and rustls leave them out). A TLS 1.3 ClientHello with the SCSV is
+/// no fallback from the server's highest version, so it is served.
+pub(crate) fn judge_hello(
+    offered: &[CipherSuite],
+    domain: Option<&[TlsVersion]>,
+) -> Result<(), HelloRefusal> {
+    let Some(versions) = domain else {
+        return Err(HelloRefusal::UnrecognizedName);
+    };
+    let fallback = offered.iter().any(|s| u16::from(*s) == FALLBACK_SCSV);
+    if fallback
+        && versions.contains(&TlsVersion::Tls13)
+        && !offered.iter().any(|s| u16::from(*s) >> 8 == 0x13)
+    {
+        return Err(HelloRefusal::InappropriateFallback);
+    }
+    Ok(())
+}
+
 fn template_index(versions: &[TlsVersion], h2: bool) -> usize {
     let v = match (
         versions.contains(&TlsVersion::Tls12),
@@ -184,7 +251,6 @@ impl TlsFactory {
             make(v13, false)?,
             make(v13, true)?,
         ];
-        let reject = Arc::new(make(both, false)?);
 
         let mut roots = RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
@@ -201,7 +267,6 @@ impl TlsFactory {
             .set_certificate_verifier(Arc::new(NoVerify(provider)));
         Ok(Self {
             templates,
-            reject,
             origin_default,
             origin_insecure: Arc::new(insecure),
         })
@@ -217,11 +282,6 @@ impl TlsFactory {
         let mut c = self.templates[template_index(versions, h2)].clone();
         c.cert_resolver = Arc::new(SingleCert(cert));
         Arc::new(c)
-    }
-
-    /// The config that refuses the handshake with an alert.
-    pub(crate) fn reject(&self) -> Arc<ServerConfig> {
-        self.reject.clone()
     }
 
     /// The client config for a domain's origin: the system's roots, the CAs of `ca_pem`, or
@@ -362,6 +422,72 @@ mod tests {
             &f.origin_client(true, None).unwrap(),
             &f.origin_default
         ));
+    }
+
+    /// What OpenSSL offers with `-tls1_2`: TLS 1.2 suites only, and the renegotiation SCSV.
+    const TLS12_HELLO: [CipherSuite; 3] = [
+        CipherSuite::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        CipherSuite::TLS_EMPTY_RENEGOTIATION_INFO_SCSV,
+    ];
+
+    fn with_fallback_scsv(suites: &[CipherSuite]) -> Vec<CipherSuite> {
+        let mut v = suites.to_vec();
+        v.push(CipherSuite::from(0x5600));
+        v
+    }
+
+    #[test]
+    fn a_hello_for_no_domain_is_an_unrecognized_name() {
+        for offered in [&TLS12_HELLO[..], &[]] {
+            assert_eq!(
+                judge_hello(offered, None),
+                Err(HelloRefusal::UnrecognizedName)
+            );
+        }
+    }
+
+    #[test]
+    fn a_tls12_fallback_to_a_domain_serving_tls13_is_inappropriate() {
+        let fallback = with_fallback_scsv(&TLS12_HELLO);
+        let both = [TlsVersion::Tls12, TlsVersion::Tls13];
+        assert_eq!(
+            judge_hello(&fallback, Some(&both)),
+            Err(HelloRefusal::InappropriateFallback)
+        );
+        assert_eq!(
+            judge_hello(&fallback, Some(&[TlsVersion::Tls13])),
+            Err(HelloRefusal::InappropriateFallback)
+        );
+        // Without the SCSV a TLS 1.2 client is simply served (or refused by rustls).
+        assert_eq!(judge_hello(&TLS12_HELLO, Some(&both)), Ok(()));
+    }
+
+    #[test]
+    fn a_fallback_scsv_is_no_refusal_where_tls12_is_the_highest_version() {
+        let fallback = with_fallback_scsv(&TLS12_HELLO);
+        // The domain's highest version is the client's: no downgrade happened.
+        assert_eq!(judge_hello(&fallback, Some(&[TlsVersion::Tls12])), Ok(()));
+        // A client offering TLS 1.3 suites offers TLS 1.3: it fell back from nothing.
+        let tls13 = with_fallback_scsv(&[
+            CipherSuite::TLS13_AES_128_GCM_SHA256,
+            CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ]);
+        let both = [TlsVersion::Tls12, TlsVersion::Tls13];
+        assert_eq!(judge_hello(&tls13, Some(&both)), Ok(()));
+    }
+
+    #[test]
+    fn the_alert_record_is_a_fatal_plaintext_alert_with_the_rfc_code() {
+        // RFC 6066 §3: unrecognized_name(112); RFC 7507 §2: inappropriate_fallback(86).
+        assert_eq!(
+            HelloRefusal::UnrecognizedName.record(),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 112]
+        );
+        assert_eq!(
+            HelloRefusal::InappropriateFallback.record(),
+            [0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 86]
+        );
     }
 
     #[test]
