@@ -363,8 +363,7 @@ async fn deploy_to_three_domains_then_replace() {
 }
 
 /// A certificate private to a domain is served and proxied for it, and once HTTPS is disabled
-/// the name is refused with a fatal alert: `access_denied` today, which issue 13 changes to
-/// the contract's `unrecognized_name` (112).
+/// the name is refused with the contract's fatal alert `unrecognized_name` (112).
 #[tokio::test]
 async fn private_certificate_is_served_until_https_is_disabled() {
     let node = Node::start("");
@@ -405,8 +404,8 @@ async fn private_certificate_is_served_until_https_is_disabled() {
     )
     .await;
     assert!(
-        refused.contains("received fatal alert: AccessDenied"),
-        "the handshake failed, but not with the access_denied alert: {refused}"
+        refused.contains("received fatal alert: UnrecognisedName"),
+        "the handshake failed, but not with the unrecognized_name alert: {refused}"
     );
 }
 

@@ -54,10 +54,9 @@ fn alert_text(alert: AlertDescription) -> String {
     format!("received fatal alert: {alert:?}")
 }
 
-/// The alert for a name no certificate answers (no SNI, unknown name, HTTPS off): rustls's
-/// `access_denied` (49) today. spec/api.md v1.1 asks for `unrecognized_name` (112), which
-/// issue 9 brings; change it here then.
-const NO_CERTIFICATE: AlertDescription = AlertDescription::AccessDenied;
+/// The alert for a name no certificate answers (no SNI, unknown name, HTTPS off):
+/// `unrecognized_name` (112, RFC 6066; spec/api.md v1.1).
+const NO_CERTIFICATE: AlertDescription = AlertDescription::UnrecognisedName;
 
 /// The leaf certificate a handshake for `sni` gets, trusting `ca_pem`.
 async fn leaf_of(node: &Node, sni: &str, ca_pem: &str) -> Vec<u8> {
@@ -311,8 +310,8 @@ async fn no_sni_unknown_sni_and_https_off_are_refused_with_an_alert() {
         let (ran, out) = s_client(node.https, args).await;
         assert!(!ran, "openssl s_client {what} succeeded:\n{out}");
         assert!(
-            out.contains("alert access denied") && out.contains("SSL alert number 49"),
-            "openssl s_client {what} failed without the server's access_denied alert:\n{out}"
+            out.contains("unrecognized name") && out.contains("SSL alert number 112"),
+            "openssl s_client {what} failed without the server's unrecognized_name alert:\n{out}"
         );
     }
 }
