@@ -1,7 +1,9 @@
 //! End-to-end tests of what strangers send the edge (issue 13; the rules are the API contract's
 //! "Additions (v1.1)", the cases `shared/cases/`): the TLS alert a handshake the edge cannot
-//! serve ends with, and a TLS 1.2 fallback where TLS 1.3 is served. Each input is sent by a real
-//! client (rustls, `openssl s_client`) and its refusal is checked to the exact alert.
+//! serve ends with, a TLS 1.2 fallback where TLS 1.3 is served, and a domain with HTTP/2 off
+//! reached over another domain's HTTP/2 connection. Each input is sent by a real client
+//! (rustls, hyper, reqwest, `openssl s_client`, curl) and its refusal is checked to the exact
+//! alert or status.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -180,4 +182,125 @@ async fn a_tls12_fallback_where_tls13_is_served_ends_with_inappropriate_fallback
         assert!(ok, "openssl s_client {args:?} was refused:\n{out}");
         assert!(out.contains("Protocol version: TLSv1."), "{args:?}:\n{out}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 7: `http2: false` on a connection coalesced from another domain
+
+/// An HTTP/2 connection to the edge made for `sni` (ALPN `h2`), as a browser that reuses it for
+/// every name its certificate covers holds it.
+async fn h2_connection(
+    node: &Node,
+    sni: &str,
+    ca_pem: &str,
+) -> hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>> {
+    let tls = tls_connect(node.https, sni, ca_pem, BOTH, &[b"h2"])
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]), "{sni}");
+    let (tx, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    tx
+}
+
+/// The status and body of a GET for `url` (its authority is the request's `:authority`).
+async fn h2_get(
+    tx: &mut hyper::client::conn::http2::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+    url: &str,
+) -> (u16, String) {
+    use http_body_util::BodyExt;
+    let req = http::Request::get(url)
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let resp = tx.send_request(req).await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+#[tokio::test]
+async fn a_domain_with_http2_off_gets_421_on_a_coalesced_http2_connection() {
+    let node = Node::start("");
+    let api = node.api();
+    let origin = Origin::http(echo("w")).await;
+    let ca = TestCa::new("coalescing CA");
+    // shared/cases: m1 and m2 serve one certificate for *.w.example; m2 has HTTP/2 off.
+    api.upload_cert("w", &ca.leaf(&["*.w.example"])).await;
+    for (name, http2) in [("m1.w.example", true), ("m2.w.example", false)] {
+        api.add_domain(name, origin.addr).await;
+        api.enable_https(name, "w", json!({ "http2": http2 })).await;
+    }
+    api.wait_applied().await;
+    let port = node.https.port();
+    let url = |host: &str| format!("https://{host}:{port}/x");
+
+    let mut m1 = h2_connection(&node, "m1.w.example", &ca.cert_pem).await;
+    assert_eq!(
+        h2_get(&mut m1, &url("m1.w.example")).await,
+        (200, "w /x".into())
+    );
+    let (status, body) = h2_get(&mut m1, &url("m2.w.example")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (421, "HTTP/2 is not enabled for this host\n")
+    );
+    // The connection is still good for m1 after the refusal.
+    assert_eq!(h2_get(&mut m1, &url("m1.w.example")).await.0, 200);
+    assert_eq!(
+        origin.seen().len(),
+        2,
+        "the refused request reached the origin"
+    );
+
+    // On m1's HTTP/1.1 connection, m2 is served: the same certificate and TLS versions.
+    let mut tls = tls_connect(
+        node.https,
+        "m1.w.example",
+        &ca.cert_pem,
+        BOTH,
+        &[b"http/1.1"],
+    )
+    .await
+    .unwrap();
+    let (status, text) = raw_get(&mut tls, "m2.w.example", "/x").await;
+    assert_eq!(status, 200, "{text}");
+    // m2's own connection is HTTP/1.1 (ALPN) and served.
+    let client = node.client(&ca.cert_pem, &["m2.w.example"]);
+    let r = client.get(url("m2.w.example")).send().await.unwrap();
+    assert_eq!(
+        (r.version(), r.status().as_u16()),
+        (reqwest::Version::HTTP_11, 200)
+    );
+
+    // curl over HTTP/2 sends a Host header as `:authority`: m2 on m1's connection.
+    require_tool("curl", &["--version"], "curl");
+    let resolve = format!("m1.w.example:{port}:{}", node.https.ip());
+    let ca_file = node.dir.join("w-ca.pem");
+    std::fs::write(&ca_file, &ca.cert_pem).unwrap();
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+        ])
+        .args(["--resolve", &resolve, "--cacert"])
+        .arg(&ca_file)
+        .args(["-H", "Host: m2.w.example", &url("m1.w.example")])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "2 421",
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -15,24 +15,36 @@ pub(crate) struct ConnInfo {
     pub(crate) client_ip: HeaderValue,
     /// For a TLS connection, the domain its handshake was made for.
     pub(crate) tls: Option<Arc<DomainRuntime>>,
+    /// Whether the connection speaks HTTP/2 (ALPN chose `h2`).
+    pub(crate) http2: bool,
 }
 
 impl ConnInfo {
-    /// A connection from `peer`, over TLS for the domain `tls` when it is `Some`.
-    pub(crate) fn new(edge: Arc<Edge>, peer: SocketAddr, tls: Option<Arc<DomainRuntime>>) -> Self {
+    /// A connection from `peer`, over TLS for the domain `tls` when it is `Some`, speaking
+    /// HTTP/2 when `http2`.
+    pub(crate) fn new(
+        edge: Arc<Edge>,
+        peer: SocketAddr,
+        tls: Option<Arc<DomainRuntime>>,
+        http2: bool,
+    ) -> Self {
         let client_ip = HeaderValue::from_str(&peer.ip().to_string())
             .unwrap_or(HeaderValue::from_static("unknown"));
         Self {
             edge,
             client_ip,
             tls,
+            http2,
         }
     }
 
     /// The connection as the policy sees it.
     pub(crate) fn transport(&self) -> Transport<'_> {
         match &self.tls {
-            Some(domain) => Transport::Tls(domain),
+            Some(sni) => Transport::Tls {
+                sni,
+                http2: self.http2,
+            },
             None => Transport::Plain,
         }
     }

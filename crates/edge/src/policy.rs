@@ -16,8 +16,13 @@ use crate::snapshot::DomainRuntime;
 pub(crate) enum Transport<'a> {
     /// A plain-HTTP connection.
     Plain,
-    /// A TLS connection, with the domain its handshake was made for (found by SNI).
-    Tls(&'a DomainRuntime),
+    /// A TLS connection.
+    Tls {
+        /// The domain its handshake was made for (found by SNI).
+        sni: &'a DomainRuntime,
+        /// Whether ALPN chose HTTP/2 for it.
+        http2: bool,
+    },
 }
 
 impl Transport<'_> {
@@ -25,7 +30,7 @@ impl Transport<'_> {
     pub(crate) fn scheme(self) -> Scheme {
         match self {
             Self::Plain => Scheme::Http,
-            Self::Tls(_) => Scheme::Https,
+            Self::Tls { .. } => Scheme::Https,
         }
     }
 }
@@ -76,7 +81,9 @@ pub(crate) enum Action {
 /// - Over TLS: a domain that serves no HTTPS gets 421, and so does a domain other than the one
 ///   the handshake was made for, unless both serve the same certificate with the same TLS
 ///   versions (so a client never reaches a domain with a certificate or TLS versions it did not
-///   agree to). Then `https_to_http` redirects to HTTP; anything else is forwarded.
+///   agree to), and so does a domain with `http2: false` on an HTTP/2 connection (one a client
+///   coalesced from another domain, or made before HTTP/2 was turned off). Then `https_to_http`
+///   redirects to HTTP; anything else is forwarded.
 /// - Over plain HTTP, for a domain with HTTPS enabled: `http_to_https` redirects to HTTPS and
 ///   `deny_http` is refused (403). Anything else is forwarded.
 pub(crate) fn decide<'a>(
@@ -99,11 +106,13 @@ pub(crate) fn decide<'a>(
 fn domain_policy(domain: &DomainRuntime, transport: Transport<'_>) -> Action {
     let https = &domain.config.https;
     match transport {
-        Transport::Tls(connection) => {
+        Transport::Tls { sni, http2 } => {
             if !domain.serves_tls() {
                 Action::Refuse(Refusal::HttpsNotEnabled)
-            } else if !domain.accepts_connection_of(connection) {
+            } else if !domain.accepts_connection_of(sni) {
                 Action::Refuse(Refusal::OtherConnection)
+            } else if http2 && !https.http2 {
+                Action::Refuse(Refusal::Http2NotEnabled)
             } else if https.force_redirect == ForceRedirect::HttpsToHttp {
                 Action::Redirect {
                     to: Scheme::Http,
@@ -246,10 +255,20 @@ mod tests {
 
     const FORWARD: (u16, Option<Scheme>) = (0, None);
 
+    /// An HTTP/1.1 connection made for `sni`.
+    fn tls(sni: &DomainRuntime) -> Transport<'_> {
+        Transport::Tls { sni, http2: false }
+    }
+
+    /// An HTTP/2 connection made for `sni`.
+    fn h2(sni: &DomainRuntime) -> Transport<'_> {
+        Transport::Tls { sni, http2: true }
+    }
+
     #[test]
     fn connect_is_refused_whatever_the_domain() {
         let d = tls_domain("a.example.com");
-        for t in [Transport::Plain, Transport::Tls(&d)] {
+        for t in [Transport::Plain, tls(&d)] {
             for route in [routed(&d), Route::Unknown, Route::NoHost] {
                 assert_eq!(refused(Method::CONNECT, route, t), 405);
             }
@@ -264,7 +283,7 @@ mod tests {
     #[test]
     fn an_unknown_host_is_not_found_on_both_schemes() {
         let d = tls_domain("a.example.com");
-        for t in [Transport::Plain, Transport::Tls(&d)] {
+        for t in [Transport::Plain, tls(&d)] {
             assert_eq!(refused(Method::GET, Route::Unknown, t), 404);
         }
     }
@@ -273,7 +292,7 @@ mod tests {
     fn off_serves_both_schemes() {
         let d = tls_domain("a.example.com");
         assert_eq!(get(&d, Transport::Plain), FORWARD);
-        assert_eq!(get(&d, Transport::Tls(&d)), FORWARD);
+        assert_eq!(get(&d, tls(&d)), FORWARD);
         let p = plain_domain("p.example.com");
         assert_eq!(get(&p, Transport::Plain), FORWARD);
     }
@@ -287,7 +306,7 @@ mod tests {
                 Some(cert()),
             );
             assert_eq!(get(&d, Transport::Plain), (status, Some(Scheme::Https)));
-            assert_eq!(get(&d, Transport::Tls(&d)), FORWARD);
+            assert_eq!(get(&d, tls(&d)), FORWARD);
         }
     }
 
@@ -298,7 +317,7 @@ mod tests {
             https(ForceRedirect::HttpsToHttp, 307),
             Some(cert()),
         );
-        assert_eq!(get(&d, Transport::Tls(&d)), (307, Some(Scheme::Http)));
+        assert_eq!(get(&d, tls(&d)), (307, Some(Scheme::Http)));
         assert_eq!(get(&d, Transport::Plain), FORWARD);
     }
 
@@ -311,23 +330,23 @@ mod tests {
         );
         // A refusal of the domain's policy: it reaches the domain (and counts in its usage).
         assert_eq!(get(&d, Transport::Plain), (403, None));
-        assert_eq!(get(&d, Transport::Tls(&d)), FORWARD);
+        assert_eq!(get(&d, tls(&d)), FORWARD);
     }
 
     #[test]
     fn https_on_a_domain_with_https_off_is_misdirected() {
         let sni = tls_domain("a.example.com");
         let p = plain_domain("p.example.com");
-        assert_eq!(get(&p, Transport::Tls(&sni)), (421, None));
+        assert_eq!(get(&p, tls(&sni)), (421, None));
         // Enabled, but its certificate is not loaded: it serves no handshake either.
         let unloaded = domain("u.example.com", https(ForceRedirect::Off, 301), None);
-        assert_eq!(get(&unloaded, Transport::Tls(&sni)), (421, None));
+        assert_eq!(get(&unloaded, tls(&sni)), (421, None));
     }
 
     #[test]
     fn a_host_is_served_on_the_connection_made_for_it() {
         let d = tls_domain("a.example.com");
-        assert_eq!(get(&d, Transport::Tls(&d)), FORWARD);
+        assert_eq!(get(&d, tls(&d)), FORWARD);
     }
 
     #[test]
@@ -343,15 +362,15 @@ mod tests {
             https(ForceRedirect::Off, 301),
             Some(shared),
         );
-        assert_eq!(get(&b, Transport::Tls(&a)), FORWARD);
-        assert_eq!(get(&a, Transport::Tls(&b)), FORWARD);
+        assert_eq!(get(&b, tls(&a)), FORWARD);
+        assert_eq!(get(&a, tls(&b)), FORWARD);
     }
 
     #[test]
     fn another_domain_with_another_certificate_is_misdirected() {
         let a = tls_domain("a.example.com");
         let b = tls_domain("b.example.com");
-        assert_eq!(get(&b, Transport::Tls(&a)), (421, None));
+        assert_eq!(get(&b, tls(&a)), (421, None));
     }
 
     #[test]
@@ -368,8 +387,8 @@ mod tests {
         };
         let strict = domain("b.example.com", only13, Some(shared));
         // A 1.3-only domain is not reachable over a connection that may have been 1.2.
-        assert_eq!(get(&strict, Transport::Tls(&both)), (421, None));
-        assert_eq!(get(&both, Transport::Tls(&strict)), (421, None));
+        assert_eq!(get(&strict, tls(&both)), (421, None));
+        assert_eq!(get(&both, tls(&strict)), (421, None));
     }
 
     #[test]
@@ -380,6 +399,46 @@ mod tests {
             https(ForceRedirect::HttpsToHttp, 301),
             Some(cert()),
         );
-        assert_eq!(get(&b, Transport::Tls(&a)), (421, None));
+        assert_eq!(get(&b, tls(&a)), (421, None));
+    }
+
+    /// HTTPS with HTTP/2 on or off, one shared certificate.
+    fn h2_domain(name: &str, http2: bool, cert: &Arc<CertifiedKey>) -> Arc<DomainRuntime> {
+        let cfg = HttpsConfig {
+            http2,
+            ..https(ForceRedirect::Off, 301)
+        };
+        domain(name, cfg, Some(cert.clone()))
+    }
+
+    #[test]
+    fn a_domain_with_http2_off_is_misdirected_on_an_http2_connection() {
+        // The case of shared/cases: m1 and m2 share *.w.example; a client reuses m1's HTTP/2
+        // connection for m2.
+        let shared = cert();
+        let m1 = h2_domain("m1.w.example", true, &shared);
+        let m2 = h2_domain("m2.w.example", false, &shared);
+        assert_eq!(get(&m2, h2(&m1)), (421, None));
+        // Over HTTP/1.1 the same coalescing is served, and m1 is served over both.
+        assert_eq!(get(&m2, tls(&m1)), FORWARD);
+        assert_eq!(get(&m1, h2(&m2)), FORWARD);
+        assert_eq!(get(&m1, h2(&m1)), FORWARD);
+        // A connection of its own that is HTTP/2 (made before HTTP/2 was turned off): refused
+        // too, so the client opens a new one, which ALPN makes HTTP/1.1.
+        assert_eq!(get(&m2, h2(&m2)), (421, None));
+        assert_eq!(get(&m2, tls(&m2)), FORWARD);
+    }
+
+    #[test]
+    fn the_http2_rule_comes_before_the_redirect() {
+        let shared = cert();
+        let m1 = h2_domain("m1.w.example", true, &shared);
+        let cfg = HttpsConfig {
+            http2: false,
+            ..https(ForceRedirect::HttpsToHttp, 302)
+        };
+        let m2 = domain("m2.w.example", cfg, Some(shared));
+        assert_eq!(get(&m2, h2(&m1)), (421, None));
+        assert_eq!(get(&m2, tls(&m1)), (302, Some(Scheme::Http)));
     }
 }

@@ -29,6 +29,9 @@ pub(crate) enum Refusal {
     /// share its certificate and TLS versions (421: RFC 9110 §15.5.20, the client retries on a
     /// connection made for this host).
     OtherConnection,
+    /// An HTTP/2 request for a domain with `http2: false` (421: the client retries on a
+    /// connection of its own, where ALPN offers it HTTP/1.1 only).
+    Http2NotEnabled,
     /// A plain-HTTP request for a domain whose policy is `deny_http` (403).
     HttpsRequired,
     /// A redirect whose target (host, path and query) is no valid `Location` value (400).
@@ -48,7 +51,9 @@ impl Refusal {
             Self::ConnectMethod => StatusCode::METHOD_NOT_ALLOWED,
             Self::InvalidHost | Self::InvalidTarget => StatusCode::BAD_REQUEST,
             Self::UnknownHost => StatusCode::NOT_FOUND,
-            Self::HttpsNotEnabled | Self::OtherConnection => StatusCode::MISDIRECTED_REQUEST,
+            Self::HttpsNotEnabled | Self::OtherConnection | Self::Http2NotEnabled => {
+                StatusCode::MISDIRECTED_REQUEST
+            }
             Self::HttpsRequired => StatusCode::FORBIDDEN,
             Self::OriginUnreachable | Self::OriginFailed => StatusCode::BAD_GATEWAY,
             Self::OriginTimeout => StatusCode::GATEWAY_TIMEOUT,
@@ -63,6 +68,7 @@ impl Refusal {
             Self::UnknownHost => "unknown host\n",
             Self::HttpsNotEnabled => "HTTPS is not enabled for this host\n",
             Self::OtherConnection => "this connection was not made for this host\n",
+            Self::Http2NotEnabled => "HTTP/2 is not enabled for this host\n",
             Self::HttpsRequired => "HTTPS is required for this host\n",
             Self::InvalidTarget => "invalid request target\n",
             Self::OriginUnreachable => "no origin could be reached\n",
@@ -183,6 +189,7 @@ mod tests {
             (Refusal::UnknownHost, 404),
             (Refusal::HttpsNotEnabled, 421),
             (Refusal::OtherConnection, 421),
+            (Refusal::Http2NotEnabled, 421),
             (Refusal::HttpsRequired, 403),
             (Refusal::InvalidTarget, 400),
             (Refusal::OriginUnreachable, 502),

@@ -180,7 +180,7 @@ pub async fn serve_http(edge: Arc<Edge>, listener: TcpListener, shutdown: Shutdo
         move |tcp, peer, open, watcher| {
             let edge = e.clone();
             async move {
-                let info = Arc::new(ConnInfo::new(edge.clone(), peer, None));
+                let info = Arc::new(ConnInfo::new(edge.clone(), peer, None, false));
                 serve_conn(&edge, tcp, info, false, watcher).await;
                 drop(open);
             }
@@ -242,7 +242,7 @@ async fn start_tls(
     };
     edge.metrics().handshakes.fetch_add(1, Relaxed);
     let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let info = Arc::new(ConnInfo::new(edge.clone(), peer, Some(sni_domain)));
+    let info = Arc::new(ConnInfo::new(edge.clone(), peer, Some(sni_domain), h2));
     Some(serve_conn(&edge, tls, info, h2, watcher))
 }
 
