@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use tlsedge_api::{CsrRequest, CsrResponse};
 use tlsedge_certs::{CsrError, CsrSubject, GENERATED_KEY_TYPES};
-use tlsedge_model::{CertName, DomainName, ErrorCode, KeyType, StoredCertificate};
+use tlsedge_model::{CertChain, CertName, DomainName, ErrorCode, KeyType, StoredCertificate};
 use tlsedge_store::Op;
 
 use crate::error::ApiError;
@@ -120,7 +120,7 @@ pub(crate) async fn create(
     let sealed = s.master_key.seal(&name, &key).map_err(ApiError::internal)?;
     let record = StoredCertificate {
         name: name.clone(),
-        cert_pem: String::new(),
+        chain: CertChain::default(),
         key: sealed,
         meta: None,
         private_to: None,

@@ -61,7 +61,7 @@ pub fn intake_with_sealed_key(
 fn record(name: &CertName, v: ValidatedCertificate, key: SealedKey) -> StoredCertificate {
     StoredCertificate {
         name: name.clone(),
-        cert_pem: v.cert_pem,
+        chain: v.chain,
         key,
         meta: Some(v.meta),
         private_to: None,
@@ -97,7 +97,8 @@ mod tests {
         assert_eq!(meta.chain_length, 1);
         assert_eq!(rec.private_to, None);
         assert_eq!(rec.csr_pem, None);
-        assert!(rec.cert_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert_eq!(rec.chain.der().unwrap(), [cert.der().clone()]);
+        assert_eq!(rec.chain.to_pem(), cert.pem().replace("\r\n", "\n"));
         // The key is sealed for this name, and opens to the uploaded key.
         assert!(!rec.key.0.contains("PRIVATE KEY"));
         let opened = master.open(&name(), &rec.key).unwrap();

@@ -4,8 +4,7 @@
 use std::sync::Arc;
 
 use rustls::sign::CertifiedKey;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use tlsedge_model::{CertChain, UnreadableChain};
 
 use crate::key::{self, KeyMaterial, MatchError};
 
@@ -14,9 +13,9 @@ use crate::key::{self, KeyMaterial, MatchError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LoadError {
-    /// The stored chain is not PEM.
-    #[error("the stored certificate chain is not valid PEM")]
-    Pem(#[source] rustls_pki_types::pem::Error),
+    /// The stored chain is not PEM of certificates.
+    #[error("the stored certificate chain cannot be read")]
+    Unreadable(#[source] UnreadableChain),
     /// The stored chain holds no CERTIFICATE block.
     #[error("the stored certificate chain holds no certificate")]
     NoCertificate,
@@ -31,16 +30,15 @@ pub enum LoadError {
     Certificate(#[source] rustls::Error),
 }
 
-/// Builds what the data plane serves from a stored PEM chain (leaf first) and an opened key,
-/// using the aws-lc-rs provider.
+/// Builds what the data plane serves from a stored chain (leaf first) and an opened key, using
+/// the aws-lc-rs provider.
 ///
-/// Checks only what rustls needs: the PEM decodes, the key loads, and its public key is the
-/// leaf's. No X.509 validation runs again (it ran on write), so this is cheap enough to call for
-/// every certificate when a node starts.
-pub fn certified_key(cert_pem: &str, key: &KeyMaterial) -> Result<Arc<CertifiedKey>, LoadError> {
-    let chain = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(LoadError::Pem)?;
+/// Checks only what rustls needs: the chain holds certificates, the key loads, and its public
+/// key is the leaf's. No X.509 validation runs again (it ran on write) and no PEM is parsed (the
+/// chain is DER since it was read), so this is cheap enough to call for every certificate when a
+/// node starts.
+pub fn certified_key(chain: &CertChain, key: &KeyMaterial) -> Result<Arc<CertifiedKey>, LoadError> {
+    let chain = chain.der().map_err(LoadError::Unreadable)?.to_vec();
     if chain.is_empty() {
         return Err(LoadError::NoCertificate);
     }
@@ -105,7 +103,7 @@ mod tests {
                 time::OffsetDateTime::now_utc(),
             )
             .unwrap();
-            let ck = certified_key(&v.cert_pem, &v.key).unwrap();
+            let ck = certified_key(&v.chain, &v.key).unwrap();
             assert_eq!(ck.cert.len(), 2);
             assert_eq!(ck.cert[0], *leaf.der());
             assert!(ck.keys_match().is_ok());
@@ -125,6 +123,7 @@ mod tests {
         let kp = KeyPair::generate().unwrap();
         let cert = self_signed(&kp, &["a.example.com"]).pem();
         let key = KeyMaterial::from_format_and_der(KeyFormat::Pkcs8, kp.serialized_der()).unwrap();
+        let cert = CertChain::from_pem(&cert);
         assert!(certified_key(&cert, &key).is_ok());
 
         let other = KeyPair::generate().unwrap();
@@ -135,12 +134,15 @@ mod tests {
             Err(LoadError::KeyMismatch)
         ));
         assert!(matches!(
-            certified_key("", &key),
+            certified_key(&CertChain::from_pem(""), &key),
             Err(LoadError::NoCertificate)
         ));
         assert!(matches!(
-            certified_key("-----BEGIN CERTIFICATE-----\nAAAA\n", &key),
-            Err(LoadError::Pem(_))
+            certified_key(
+                &CertChain::from_pem("-----BEGIN CERTIFICATE-----\nAAAA\n"),
+                &key
+            ),
+            Err(LoadError::Unreadable(_))
         ));
         let junk = KeyMaterial::from_format_and_der(KeyFormat::Pkcs8, &[1, 2, 3]).unwrap();
         assert!(matches!(

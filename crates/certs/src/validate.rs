@@ -12,7 +12,7 @@ use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::CertificateDer;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
-use tlsedge_model::{CertificateMeta, ErrorCode, ValidationError};
+use tlsedge_model::{CertChain, CertificateMeta, ErrorCode, ValidationError};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::error::X509Error;
 use x509_parser::extensions::GeneralName;
@@ -40,8 +40,9 @@ pub struct ValidatedCertificate {
     pub meta: CertificateMeta,
     /// The chain, re-encoded as normalised PEM (leaf first), what the store keeps.
     pub cert_pem: String,
-    /// The same chain as the DER it was parsed into (leaf first), what the data plane serves.
-    pub chain: Vec<CertificateDer<'static>>,
+    /// The same chain as the DER it was parsed into (leaf first): what the store record keeps
+    /// and the data plane serves, without parsing PEM again.
+    pub chain: CertChain,
     /// The private key, ready to be sealed. Its `Debug` prints no key bytes.
     pub key: KeyMaterial,
 }
@@ -316,7 +317,7 @@ fn finish(
     Ok(ValidatedCertificate {
         meta,
         cert_pem,
-        chain: ders,
+        chain: CertChain::from_der(ders),
         key,
     })
 }

@@ -4,6 +4,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use time::OffsetDateTime;
 
+use crate::chain::CertChain;
 use crate::error::ValidationError;
 use crate::names::{san_covers, CertName, DomainName};
 
@@ -157,8 +158,10 @@ impl CertificateMeta {
 pub struct StoredCertificate {
     /// Certificate-center name.
     pub name: CertName,
-    /// The PEM chain, leaf first. Empty while a CSR waits for its signed certificate.
-    pub cert_pem: String,
+    /// The chain, leaf first, as DER (stored as the PEM text of `cert_pem`). Empty while a CSR
+    /// waits for its signed certificate.
+    #[serde(rename = "cert_pem")]
+    pub chain: CertChain,
     /// The encrypted private key (a format tag byte and the DER inside).
     pub key: SealedKey,
     /// Parsed facts about the leaf; `None` while a CSR is pending.
@@ -297,6 +300,32 @@ mod tests {
         assert_eq!(
             e.message,
             "certificate \"c1\" does not cover other.test (its names: example.com, *.example.com)"
+        );
+    }
+
+    #[test]
+    fn a_stored_record_reads_and_writes_the_same_json() {
+        let pem = crate::CertChain::from_der(vec![vec![0x30u8; 70].into()]).to_pem();
+        let stored = serde_json::json!({
+            "name": "c1",
+            "cert_pem": pem,
+            "key": "c2VhbGVk",
+            "meta": null,
+            "private_to": "www.example.com",
+            "csr_pem": null
+        });
+        let rec: StoredCertificate = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(rec.chain.der().unwrap().len(), 1);
+        assert_eq!(serde_json::to_value(&rec).unwrap(), stored);
+        // A record written before `private_to` and `csr_pem` existed still reads.
+        let old: StoredCertificate = serde_json::from_value(serde_json::json!({
+            "name": "c1", "cert_pem": "", "key": "c2VhbGVk", "meta": null
+        }))
+        .unwrap();
+        assert!(old.chain.is_empty());
+        assert_eq!(
+            old.status(OffsetDateTime::UNIX_EPOCH),
+            CertStatus::PendingCsr
         );
     }
 }

@@ -6,6 +6,7 @@
 //! tested and every other crate can depend on it.
 
 mod certificate;
+mod chain;
 mod domain;
 mod error;
 mod host;
@@ -17,6 +18,7 @@ pub use certificate::{
     CertStatus, CertificateInfo, CertificateMeta, KeyType, SealedKey, StoredCertificate,
     UnknownKeyType,
 };
+pub use chain::{CertChain, UnreadableChain};
 pub use domain::{DomainConfig, Origin, OriginProtocol, Priority, RawDomainConfig, RawOrigin};
 pub use error::{ErrorCode, ValidationError};
 pub use host::{Authority, Host, HostPort};

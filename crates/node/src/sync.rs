@@ -55,7 +55,7 @@ impl Follower {
                 return None;
             }
         };
-        match tlsedge_certs::certified_key(&stored.cert_pem, &key) {
+        match tlsedge_certs::certified_key(&stored.chain, &key) {
             Ok(ck) => {
                 if let Ok(mut cache) = self.certs.lock() {
                     cache.insert(name.clone(), (stored.clone(), ck.clone()));
