@@ -249,9 +249,9 @@ async fn delete(
         let mut ops = vec![Op::DeleteCertificate(name.clone())];
         for d in st.domains_referencing(&name) {
             if let Some(cfg) = st.domains.get(&d) {
-                let mut cfg = (**cfg).clone();
-                cfg.https.certificate = None;
-                ops.push(Op::PutDomain(cfg));
+                let mut https = cfg.https.clone();
+                https.certificate = None;
+                ops.push(Op::PutDomain((**cfg).clone().with_https(https)?));
             }
         }
         Ok((ops, ()))
@@ -314,11 +314,11 @@ async fn deploy(
                 .get(d)
                 .ok_or_else(|| ApiError::not_found("domain", d.as_str()).field("domains"))?;
             check_servable(cert, d)?;
-            let mut cfg = (**cfg).clone();
-            let previous = cfg.https.certificate.replace(name.clone());
-            cfg.https.enabled = true;
+            let mut https = cfg.https.clone();
+            let previous = https.certificate.replace(name.clone());
+            https.enabled = true;
             ops.extend(drop_private_cert(st, d, previous.as_ref(), &name));
-            ops.push(Op::PutDomain(cfg));
+            ops.push(Op::PutDomain((**cfg).clone().with_https(https)?));
         }
         Ok((ops, names.clone()))
     })
