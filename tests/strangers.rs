@@ -1,7 +1,7 @@
 //! End-to-end tests of what strangers send the edge (issue 13; the rules are the API contract's
 //! "Additions (v1.1)", the cases `shared/cases/`): the TLS alert a handshake the edge cannot
-//! serve ends with, a TLS 1.2 fallback where TLS 1.3 is served, and a domain with HTTP/2 off
-//! reached over another domain's HTTP/2 connection. Each input is sent by a real client
+//! serve ends with, a TLS 1.2 fallback where TLS 1.3 is served, a domain with HTTP/2 off
+//! reached over another domain's HTTP/2 connection, and requests about no path (`OPTIONS *`). Each input is sent by a real client
 //! (rustls, hyper, reqwest, `openssl s_client`, curl) and its refusal is checked to the exact
 //! alert or status.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -300,6 +300,119 @@ async fn a_domain_with_http2_off_gets_421_on_a_coalesced_http2_connection() {
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
         "2 421",
+        "curl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 6: requests that are not about a path
+
+/// Sends `request` as it is over `io` and returns the whole answer (the requests carry
+/// `Connection: close`, so the edge closes after it).
+async fn raw_exchange<S>(io: &mut S, request: &[u8]) -> String
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    io.write_all(request).await.unwrap();
+    io.flush().await.unwrap();
+    let mut buf = Vec::new();
+    // A TLS peer may close without close_notify: keep what came.
+    let _ =
+        tokio::time::timeout(std::time::Duration::from_secs(10), io.read_to_end(&mut buf)).await;
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+/// The status line and the lowercase header lines of a raw answer.
+fn head_of(answer: &str) -> (String, Vec<String>) {
+    let head = answer.split("\r\n\r\n").next().unwrap_or("");
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or("").to_owned();
+    (status, lines.map(str::to_ascii_lowercase).collect())
+}
+
+#[tokio::test]
+async fn options_asterisk_is_answered_about_the_server_and_never_redirected() {
+    let node = Node::start("");
+    let api = node.api();
+    let origin = Origin::http(echo("r")).await;
+    let ca = TestCa::new("asterisk CA");
+    // shared/cases: r.example redirects HTTP to HTTPS with 308.
+    https_domain(
+        &api,
+        "r.example",
+        "r",
+        &ca.leaf(&["r.example"]),
+        origin.addr,
+        json!({"force_redirect": "http_to_https", "redirect_status": 308}),
+    )
+    .await;
+    api.wait_applied().await;
+    // shared/cases/options-asterisk.req, byte for byte.
+    let case = b"OPTIONS * HTTP/1.1\r\nHost: r.example\r\nConnection: close\r\n\r\n";
+
+    let mut plain = tokio::net::TcpStream::connect(node.http).await.unwrap();
+    let plain_answer = raw_exchange(&mut plain, case).await;
+    let mut tls = tls_connect(node.https, "r.example", &ca.cert_pem, BOTH, &[b"http/1.1"])
+        .await
+        .unwrap();
+    let tls_answer = raw_exchange(&mut tls, case).await;
+    for (scheme, answer) in [("http", plain_answer), ("https", tls_answer)] {
+        let (status, headers) = head_of(&answer);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{scheme}: {answer}");
+        assert!(
+            headers.contains(&"allow: get, head, post, put, delete, options, patch".to_owned()),
+            "{scheme}: {answer}"
+        );
+        assert!(
+            !headers.iter().any(|h| h.starts_with("location:")),
+            "{scheme}: {answer}"
+        );
+    }
+
+    // Any other method with `*`, and an authority-form target outside CONNECT: 400.
+    for request in [
+        "GET * HTTP/1.1\r\nHost: r.example\r\nConnection: close\r\n\r\n",
+        "POST * HTTP/1.1\r\nHost: r.example\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        "GET r.example:80 HTTP/1.1\r\nHost: r.example\r\nConnection: close\r\n\r\n",
+    ] {
+        let mut tcp = tokio::net::TcpStream::connect(node.http).await.unwrap();
+        let answer = raw_exchange(&mut tcp, request.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 400 "), "{request:?}: {answer}");
+        assert!(
+            !answer.to_ascii_lowercase().contains("location:"),
+            "{answer}"
+        );
+    }
+    // A path on the same domain is redirected as its policy says (the control).
+    let mut tcp = tokio::net::TcpStream::connect(node.http).await.unwrap();
+    let (status, text) = raw_get(&mut tcp, "r.example", "/p").await;
+    assert_eq!(status, 308, "{text}");
+    assert_eq!(origin.seen().len(), 0, "a request reached the origin");
+
+    // curl sends the asterisk-form target itself.
+    require_tool("curl", &["--version"], "curl");
+    let out = tokio::process::Command::new("curl")
+        .args([
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code} %{redirect_url}",
+        ])
+        .args(["-X", "OPTIONS", "--request-target", "*"])
+        .arg(node.http_url("r.example", "/"))
+        .args([
+            "--resolve",
+            &format!("r.example:{}:{}", node.http.port(), node.http.ip()),
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200 ",
         "curl: {}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -8,7 +8,7 @@ use hyper::body::Incoming;
 
 use crate::body::EdgeBody;
 use crate::conn::ConnInfo;
-use crate::policy::{self, Action, Route, Routed};
+use crate::policy::{self, Action, Route, Routed, Target};
 use crate::proxy;
 use crate::respond::Synthetic;
 use crate::scheme::Scheme;
@@ -44,10 +44,12 @@ pub(crate) async fn handle(
             None => Route::Unknown,
         },
     };
-    let (Routed { domain, host }, action) = match policy::decide(req.method(), route, transport) {
-        Ok(decided) => decided,
-        Err(refusal) => return Ok(Synthetic::from(refusal).into_response()),
-    };
+    let target = Target::of(req.uri());
+    let (Routed { domain, host }, action) =
+        match policy::decide(req.method(), target, route, transport) {
+            Ok(decided) => decided,
+            Err(answer) => return Ok(Synthetic::from(answer).into_response()),
+        };
     domain
         .usage
         .request(transport.scheme() == Scheme::Https, h2);

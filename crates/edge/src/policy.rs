@@ -4,7 +4,7 @@
 //! [`decide`] is pure: it reads values built when the snapshot changed and nothing else, so
 //! every rule of the README's policy is tested here without a socket.
 
-use http::{Method, StatusCode};
+use http::{Method, StatusCode, Uri};
 use tlsedge_model::ForceRedirect;
 
 use crate::respond::Refusal;
@@ -32,6 +32,45 @@ impl Transport<'_> {
             Self::Plain => Scheme::Http,
             Self::Tls { .. } => Scheme::Https,
         }
+    }
+}
+
+/// The form of a request's target (RFC 9112 §3.2, RFC 9113 §8.3.1): what it is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A path: origin-form (`/p?q`), absolute-form (`http://h/p`) or HTTP/2's `:path`.
+    Path,
+    /// Asterisk-form (`*`): the server itself, not a resource; only `OPTIONS` may use it.
+    Asterisk,
+    /// Authority-form (`host:port`) outside `CONNECT`: no resource at all.
+    Authority,
+}
+
+impl Target {
+    /// The form of `uri`, read from what hyper already parsed (no allocation).
+    pub(crate) fn of(uri: &Uri) -> Self {
+        if uri.scheme().is_none() && uri.authority().is_some() {
+            Self::Authority
+        } else if uri.path() == "*" {
+            Self::Asterisk
+        } else {
+            Self::Path
+        }
+    }
+}
+
+/// What the edge answers itself for a request that no domain takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerAnswer {
+    /// `OPTIONS *`: the methods the edge serves (RFC 9110 §9.3.7), whatever the host.
+    Options,
+    /// A refusal before any domain.
+    Refuse(Refusal),
+}
+
+impl From<Refusal> for ServerAnswer {
+    fn from(r: Refusal) -> Self {
+        Self::Refuse(r)
     }
 }
 
@@ -71,12 +110,15 @@ pub(crate) enum Action {
     Refuse(Refusal),
 }
 
-/// Decides what the edge does with a request of `method` whose host routes to `route`, arrived
-/// on `transport`: the domain it is for and what its policy says, or the refusal of a request
-/// that no domain takes (which counts in no domain's usage).
+/// Decides what the edge does with a request of `method` for `target` whose host routes to
+/// `route`, arrived on `transport`: the domain it is for and what its policy says, or the
+/// answer to a request that no domain takes (which counts in no domain's usage).
 ///
 /// The rules, in order:
 /// - `CONNECT` is refused (405): the edge is no forward proxy.
+/// - A request that is about no path is no domain's: `OPTIONS *` is answered about the server
+///   (200 with `Allow`), any other method with `*` and any authority-form target is refused
+///   (400). So none is redirected to a URL made of a `*` or proxied as `/`.
 /// - No usable host is refused (400), a host no domain answers too (404).
 /// - Over TLS: a domain that serves no HTTPS gets 421, and so does a domain other than the one
 ///   the handshake was made for, unless both serve the same certificate with the same TLS
@@ -88,15 +130,21 @@ pub(crate) enum Action {
 ///   `deny_http` is refused (403). Anything else is forwarded.
 pub(crate) fn decide<'a>(
     method: &Method,
+    target: Target,
     route: Route<'a>,
     transport: Transport<'_>,
-) -> Result<(Routed<'a>, Action), Refusal> {
+) -> Result<(Routed<'a>, Action), ServerAnswer> {
     if *method == Method::CONNECT {
-        return Err(Refusal::ConnectMethod);
+        return Err(Refusal::ConnectMethod.into());
+    }
+    match target {
+        Target::Path => {}
+        Target::Asterisk if *method == Method::OPTIONS => return Err(ServerAnswer::Options),
+        Target::Asterisk | Target::Authority => return Err(Refusal::InvalidTarget.into()),
     }
     let routed = match route {
-        Route::NoHost => return Err(Refusal::InvalidHost),
-        Route::Unknown => return Err(Refusal::UnknownHost),
+        Route::NoHost => return Err(Refusal::InvalidHost.into()),
+        Route::Unknown => return Err(Refusal::UnknownHost.into()),
         Route::Domain(r) => r,
     };
     Ok((routed, domain_policy(routed.domain, transport)))
@@ -236,7 +284,7 @@ mod tests {
 
     /// The outcome of a GET, which must reach the domain's policy.
     fn get(d: &DomainRuntime, t: Transport<'_>) -> (u16, Option<Scheme>) {
-        match decide(&Method::GET, routed(d), t) {
+        match decide(&Method::GET, Target::Path, routed(d), t) {
             Ok((r, action)) => {
                 assert!(std::ptr::eq(r.domain, d));
                 outcome(action)
@@ -245,10 +293,23 @@ mod tests {
         }
     }
 
-    /// The status of a request refused before any domain took it.
+    /// The status of a request for a path refused before any domain took it.
     fn refused(method: Method, route: Route<'_>, t: Transport<'_>) -> u16 {
-        match decide(&method, route, t) {
-            Err(refusal) => refusal.status().as_u16(),
+        match answered(method, Target::Path, route, t) {
+            ServerAnswer::Refuse(refusal) => refusal.status().as_u16(),
+            ServerAnswer::Options => panic!("answered as OPTIONS *"),
+        }
+    }
+
+    /// What the edge answers itself for a request no domain takes.
+    fn answered(
+        method: Method,
+        target: Target,
+        route: Route<'_>,
+        t: Transport<'_>,
+    ) -> ServerAnswer {
+        match decide(&method, target, route, t) {
+            Err(answer) => answer,
             Ok((_, action)) => panic!("reached a domain: {action:?}"),
         }
     }
@@ -273,6 +334,67 @@ mod tests {
                 assert_eq!(refused(Method::CONNECT, route, t), 405);
             }
         }
+    }
+
+    #[test]
+    fn target_forms_are_read_from_the_parsed_uri() {
+        for (uri, form) in [
+            ("/p?q", Target::Path),
+            ("http://a.example/p", Target::Path),
+            ("https://a.example", Target::Path),
+            ("*", Target::Asterisk),
+            ("a.example:443", Target::Authority),
+        ] {
+            assert_eq!(Target::of(&uri.parse().unwrap()), form, "{uri}");
+        }
+    }
+
+    #[test]
+    fn options_asterisk_is_answered_about_the_server_on_both_schemes() {
+        // The case of shared/cases: r.example redirects HTTP to HTTPS with 308.
+        let r = domain(
+            "r.example",
+            https(ForceRedirect::HttpToHttps, 308),
+            Some(cert()),
+        );
+        for t in [Transport::Plain, tls(&r), h2(&r)] {
+            for route in [routed(&r), Route::Unknown, Route::NoHost] {
+                assert_eq!(
+                    answered(Method::OPTIONS, Target::Asterisk, route, t),
+                    ServerAnswer::Options
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_request_about_no_path_is_a_bad_request_unless_options_asterisk() {
+        let r = domain(
+            "r.example",
+            https(ForceRedirect::HttpToHttps, 308),
+            Some(cert()),
+        );
+        for t in [Transport::Plain, tls(&r)] {
+            for method in [Method::GET, Method::POST, Method::DELETE, Method::TRACE] {
+                assert_eq!(
+                    answered(method, Target::Asterisk, routed(&r), t),
+                    ServerAnswer::Refuse(Refusal::InvalidTarget)
+                );
+            }
+            for method in [Method::GET, Method::OPTIONS] {
+                assert_eq!(
+                    answered(method, Target::Authority, routed(&r), t),
+                    ServerAnswer::Refuse(Refusal::InvalidTarget)
+                );
+            }
+            // CONNECT stays 405 whatever its target.
+            assert_eq!(
+                answered(Method::CONNECT, Target::Authority, routed(&r), t),
+                ServerAnswer::Refuse(Refusal::ConnectMethod)
+            );
+        }
+        // A path is the domain's: redirected as its policy says.
+        assert_eq!(get(&r, Transport::Plain), (308, Some(Scheme::Https)));
     }
 
     #[test]

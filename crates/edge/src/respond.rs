@@ -5,10 +5,11 @@
 //! hyper writes before a request reaches the edge (400 for a malformed head, 431 for one over
 //! `max_header_bytes`) are hyper's and never pass through here.
 
-use http::header::{CONTENT_TYPE, LOCATION};
+use http::header::{ALLOW, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::EdgeBody;
+use crate::policy::ServerAnswer;
 use crate::scheme::Scheme;
 
 /// Why the edge answers a request itself instead of forwarding it. Each reason has one status
@@ -78,10 +79,16 @@ impl Refusal {
     }
 }
 
+/// The methods the edge serves, the `Allow` of its answer to `OPTIONS *`: all it forwards
+/// (`CONNECT` is refused).
+const SERVER_METHODS: &str = "GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH";
+
 /// A response the edge makes itself.
 pub(crate) enum Synthetic<'a> {
     /// The request is refused.
     Refused(Refusal),
+    /// `OPTIONS *`: 200, no body, `Allow` naming the methods the edge serves.
+    ServerOptions,
     /// The request is sent to the same host, path and query on the other scheme.
     Redirect {
         /// The domain's redirect status (301, 302, 307 or 308).
@@ -104,6 +111,15 @@ impl From<Refusal> for Synthetic<'_> {
     }
 }
 
+impl From<ServerAnswer> for Synthetic<'_> {
+    fn from(a: ServerAnswer) -> Self {
+        match a {
+            ServerAnswer::Options => Self::ServerOptions,
+            ServerAnswer::Refuse(r) => Self::Refused(r),
+        }
+    }
+}
+
 impl Synthetic<'_> {
     /// The response. A redirect whose URL is no valid header value becomes
     /// [`Refusal::InvalidTarget`].
@@ -116,6 +132,12 @@ impl Synthetic<'_> {
                     CONTENT_TYPE,
                     HeaderValue::from_static("text/plain; charset=utf-8"),
                 );
+                resp
+            }
+            Self::ServerOptions => {
+                let mut resp = Response::new(EdgeBody::empty());
+                resp.headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(SERVER_METHODS));
                 resp
             }
             Self::Redirect {
@@ -171,6 +193,15 @@ mod tests {
         assert_eq!(r.headers()[LOCATION], "http://a.example.com/");
         let r = redirect(Scheme::Https, 8443, "/x");
         assert_eq!(r.headers()[LOCATION], "https://a.example.com:8443/x");
+    }
+
+    #[test]
+    fn options_asterisk_is_an_empty_200_naming_the_methods() {
+        let r = Synthetic::from(ServerAnswer::Options).into_response();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[ALLOW], SERVER_METHODS);
+        assert!(!SERVER_METHODS.contains("CONNECT"));
+        assert!(r.headers().get(LOCATION).is_none());
     }
 
     #[test]
