@@ -1,7 +1,8 @@
 //! End-to-end tests of what strangers send the edge (issue 13; the rules are the API contract's
 //! "Additions (v1.1)", the cases `shared/cases/`): the TLS alert a handshake the edge cannot
 //! serve ends with, a TLS 1.2 fallback where TLS 1.3 is served, a domain with HTTP/2 off
-//! reached over another domain's HTTP/2 connection, and requests about no path (`OPTIONS *`). Each input is sent by a real client
+//! reached over another domain's HTTP/2 connection, requests about no path (`OPTIONS *`), and
+//! the one authority of a request (absolute-form target, `:authority`, `Host`). Each input is sent by a real client
 //! (rustls, hyper, reqwest, `openssl s_client`, curl) and its refusal is checked to the exact
 //! alert or status.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -416,4 +417,153 @@ async fn options_asterisk_is_answered_about_the_server_and_never_redirected() {
         "curl: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item 1: one authority per request
+
+/// The value of `name` in a raw answer's head (lowercase name), if present.
+fn header_of(answer: &str, name: &str) -> Option<String> {
+    let (_, headers) = head_of(answer);
+    let prefix = format!("{name}:");
+    headers
+        .iter()
+        .find_map(|h| h.strip_prefix(&prefix).map(|v| v.trim().to_owned()))
+}
+
+#[tokio::test]
+async fn one_authority_routes_judges_and_reaches_the_origin() {
+    let node = Node::start("");
+    let api = node.api();
+    // shared/cases: a.example allows HTTP, b.example denies it; one shared origin.
+    let origin = Origin::http(echo("shared")).await;
+    let ca = TestCa::new("authority CA");
+    https_domain(
+        &api,
+        "a.example",
+        "a",
+        &ca.leaf(&["a.example"]),
+        origin.addr,
+        json!({}),
+    )
+    .await;
+    https_domain(
+        &api,
+        "b.example",
+        "b",
+        &ca.leaf(&["b.example"]),
+        origin.addr,
+        json!({"force_redirect": "deny_http"}),
+    )
+    .await;
+    api.wait_applied().await;
+    let seen_hosts = || -> Vec<String> {
+        origin
+            .seen()
+            .iter()
+            .map(|s| s.headers.get("host").cloned().unwrap_or_default())
+            .collect()
+    };
+
+    // HTTP/1.1 plain, shared/cases/absolute-form-other-host.req byte for byte: the target's
+    // authority is the request's, for policy (a.example allows HTTP) and for the origin.
+    let case =
+        b"GET http://a.example/echo HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n";
+    let mut tcp = tokio::net::TcpStream::connect(node.http).await.unwrap();
+    let answer = raw_exchange(&mut tcp, case).await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(
+        header_of(&answer, "x-echo-host").as_deref(),
+        Some("a.example"),
+        "{answer}"
+    );
+    assert_eq!(seen_hosts(), ["a.example"]);
+
+    // The other way round, b.example's policy judges it: refused, the origin never sees it.
+    let mut tcp = tokio::net::TcpStream::connect(node.http).await.unwrap();
+    let answer = raw_exchange(
+        &mut tcp,
+        b"GET http://b.example/echo HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 403 "), "{answer}");
+    assert_eq!(seen_hosts().len(), 1);
+
+    // HTTP/1.1 over TLS (SNI a.example), absolute-form https target, Host b.example.
+    let mut tls = tls_connect(node.https, "a.example", &ca.cert_pem, BOTH, &[b"http/1.1"])
+        .await
+        .unwrap();
+    let answer = raw_exchange(
+        &mut tls,
+        b"GET https://a.example/echo HTTP/1.1\r\nHost: b.example\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    assert_eq!(
+        header_of(&answer, "x-echo-host").as_deref(),
+        Some("a.example"),
+        "{answer}"
+    );
+    assert_eq!(seen_hosts(), ["a.example", "a.example"]);
+
+    // Two Host fields are ambiguous: 400 on both listeners, whatever the order.
+    for (first, second) in [("a.example", "b.example"), ("b.example", "a.example")] {
+        let request = format!(
+            "GET /echo HTTP/1.1\r\nHost: {first}\r\nHost: {second}\r\nConnection: close\r\n\r\n"
+        );
+        let mut tcp = tokio::net::TcpStream::connect(node.http).await.unwrap();
+        let answer = raw_exchange(&mut tcp, request.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 "),
+            "plain {first},{second}: {answer}"
+        );
+        let mut tls = tls_connect(node.https, "a.example", &ca.cert_pem, BOTH, &[b"http/1.1"])
+            .await
+            .unwrap();
+        let answer = raw_exchange(&mut tls, request.as_bytes()).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 400 "),
+            "TLS {first},{second}: {answer}"
+        );
+    }
+    assert_eq!(
+        seen_hosts().len(),
+        2,
+        "an ambiguous request reached the origin"
+    );
+
+    // HTTP/2: :authority is the request's; a Host that names another host is malformed.
+    let mut h2 = h2_connection(&node, "a.example", &ca.cert_pem).await;
+    let port = node.https.port();
+    let (status, body) = h2_get(&mut h2, &format!("https://a.example:{port}/echo")).await;
+    assert_eq!((status, body.as_str()), (200, "shared /echo"));
+    let req = http::Request::get(format!("https://a.example:{port}/echo"))
+        .header("host", "b.example")
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let resp = h2.send_request(req).await.unwrap();
+    assert_eq!(
+        resp.status(),
+        400,
+        "a Host other than :authority over HTTP/2"
+    );
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(
+        &body[..],
+        b"more than one Host, or a Host other than the target's\n"
+    );
+    // A Host repeating :authority is the same authority.
+    let req = http::Request::get(format!("https://a.example:{port}/echo"))
+        .header("host", format!("A.example:{port}"))
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let resp = h2.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let hosts = seen_hosts();
+    assert_eq!(hosts.len(), 4, "{hosts:?}");
+    assert_eq!(hosts[2], format!("a.example:{port}"));
+    assert_eq!(hosts[3], format!("A.example:{port}"));
 }

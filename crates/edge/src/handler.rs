@@ -2,10 +2,11 @@ use std::convert::Infallible;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use http::header::{HOST, STRICT_TRANSPORT_SECURITY};
-use http::{Request, Response, Version};
+use http::header::STRICT_TRANSPORT_SECURITY;
+use http::{HeaderValue, Request, Response, Version};
 use hyper::body::Incoming;
 
+use crate::authority::{self, NoAuthority};
 use crate::body::EdgeBody;
 use crate::conn::ConnInfo;
 use crate::policy::{self, Action, Route, Routed, Target};
@@ -36,12 +37,17 @@ pub(crate) async fn handle(
     }
     let snapshot = conn.edge.snapshot();
     let mut buf = HostBuf::default();
-    let host = request_host(&req, &mut buf);
-    let route = match host {
-        None => Route::NoHost,
-        Some(host) => match snapshot.lookup(host) {
-            Some(domain) => Route::Domain(Routed { domain, host }),
-            None => Route::Unknown,
+    // The one authority of the request: routing, policy, usage and the origin's Host all use it.
+    let authority = authority::of(&req);
+    let route = match &authority {
+        Err(NoAuthority::Ambiguous) => Route::Ambiguous,
+        Err(NoAuthority::Missing) => Route::NoHost,
+        Ok(a) => match host_of(a, &mut buf) {
+            None => Route::NoHost,
+            Some(host) => match snapshot.lookup(host) {
+                Some(domain) => Route::Domain(Routed { domain, host }),
+                None => Route::Unknown,
+            },
         },
     };
     let target = Target::of(req.uri());
@@ -55,9 +61,11 @@ pub(crate) async fn handle(
         .request(transport.scheme() == Scheme::Https, h2);
     let mut resp = match action {
         Action::Forward => {
+            // A domain was routed to, so the authority was found.
+            let authority = authority.unwrap_or_else(|_| HeaderValue::from_static(""));
             // Boxed: a connection keeps its handler future allocated between requests, so the
             // large proxy state (origin connect, TLS) lives only while a request runs.
-            Box::pin(proxy::forward(&conn, domain, host, req))
+            Box::pin(proxy::forward(&conn, domain, authority, req))
                 .await
                 .unwrap_or_else(|r| Synthetic::from(r).into_response())
         }
@@ -85,17 +93,11 @@ pub(crate) async fn handle(
     Ok(resp.map(|b| b.metered(domain.usage.clone())))
 }
 
-/// The host a request is for, lowercase, without port or trailing dot, written into `buf`
-/// (nothing is allocated): the URI authority (HTTP/2 and absolute-form requests), else the
-/// Host header. `None` when there is none, or it is empty or longer than a host name can be.
-fn request_host<'b, B>(req: &Request<B>, buf: &'b mut HostBuf) -> Option<&'b str> {
-    let raw = match req.uri().authority() {
-        Some(a) => a.host(),
-        None => {
-            let h = req.headers().get(HOST)?.to_str().ok()?;
-            tlsedge_model::host_of(h)
-        }
-    };
+/// The host of a request's authority, lowercase, without port or trailing dot, written into
+/// `buf` (nothing is allocated). `None` when it is empty, no text, or longer than a host name
+/// can be.
+fn host_of<'b>(authority: &HeaderValue, buf: &'b mut HostBuf) -> Option<&'b str> {
+    let raw = tlsedge_model::host_of(authority.to_str().ok()?);
     let host = raw.trim_end_matches('.');
     if host.is_empty() {
         return None;
@@ -107,46 +109,31 @@ fn request_host<'b, B>(req: &Request<B>, buf: &'b mut HostBuf) -> Option<&'b str
 mod tests {
     use super::*;
 
-    fn req(uri: &str, host: Option<&str>) -> Request<()> {
-        let mut b = Request::builder().uri(uri);
-        if let Some(h) = host {
-            b = b.header(HOST, h);
-        }
-        b.body(()).unwrap()
-    }
-
-    fn host_of(r: &Request<()>) -> Option<String> {
-        request_host(r, &mut HostBuf::default()).map(str::to_owned)
+    fn host(authority: &str) -> Option<String> {
+        host_of(
+            &HeaderValue::from_str(authority).unwrap(),
+            &mut HostBuf::default(),
+        )
+        .map(str::to_owned)
     }
 
     #[test]
-    fn host_from_header_or_authority() {
-        let host = |uri, h| host_of(&req(uri, h));
-        assert_eq!(
-            host("/", Some("WWW.Example.com:8080")).unwrap(),
-            "www.example.com"
-        );
-        assert_eq!(
-            host("/", Some("www.example.com.")).unwrap(),
-            "www.example.com"
-        );
-        assert_eq!(
-            host("https://a.example.com/x", Some("other")).unwrap(),
-            "a.example.com"
-        );
-        assert_eq!(host("/", Some("[::1]:443")).unwrap(), "[::1]");
-        assert_eq!(host("/", None), None);
-        assert_eq!(host("/", Some(".")), None);
+    fn the_host_of_an_authority_is_lowercase_without_port_or_trailing_dot() {
+        assert_eq!(host("WWW.Example.com:8080").unwrap(), "www.example.com");
+        assert_eq!(host("www.example.com.").unwrap(), "www.example.com");
+        assert_eq!(host("[::1]:443").unwrap(), "[::1]");
+        assert_eq!(host("."), None);
+        assert_eq!(host(""), None);
     }
 
     #[test]
     fn a_host_longer_than_a_host_name_is_refused() {
         let label = "a".repeat(63);
         let long = [label.as_str(); 4].join("."); // 255 characters
-        assert_eq!(host_of(&req("/", Some(&long))), None);
+        assert_eq!(host(&long), None);
         let longest = &long[..253];
         assert_eq!(
-            host_of(&req("/", Some(&longest.to_ascii_uppercase()))).as_deref(),
+            host(&longest.to_ascii_uppercase()).as_deref(),
             Some(longest)
         );
     }

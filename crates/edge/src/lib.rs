@@ -13,6 +13,8 @@
 //! A request's way through the modules:
 //! - `server`: the listeners, the TLS handshake (SNI → the domain's `ServerConfig`) and the
 //!   connection limits; one `conn::ConnInfo` per connection.
+//! - `authority`: the request's one authority (absolute-form target, else HTTP/2's
+//!   `:authority`, else `Host`), used for routing, policy, usage and the origin's `Host`.
 //! - `handler`: routes the request by its host in the snapshot and asks `policy::decide`
 //!   (pure: the domain, the scheme, the domain the connection was made for) what to do.
 //! - `respond`: every response the edge makes itself (refusals, redirects), from a typed
@@ -23,6 +25,7 @@
 //! What a domain needs per request (handshake config, header values, redirect status, origin
 //! pool keys) is built once in `snapshot::DomainRuntime` when the configuration changes.
 
+mod authority;
 mod body;
 mod conn;
 mod edge;

@@ -79,6 +79,9 @@ impl From<Refusal> for ServerAnswer {
 pub(crate) enum Route<'a> {
     /// No usable host: no Host header or authority, or an empty or over-long one.
     NoHost,
+    /// More than one authority: two Host fields, or a Host that contradicts HTTP/2's
+    /// `:authority` (see `authority`).
+    Ambiguous,
     /// A host no domain answers.
     Unknown,
     /// A host and the domain that answers it.
@@ -119,7 +122,8 @@ pub(crate) enum Action {
 /// - A request that is about no path is no domain's: `OPTIONS *` is answered about the server
 ///   (200 with `Allow`), any other method with `*` and any authority-form target is refused
 ///   (400). So none is redirected to a URL made of a `*` or proxied as `/`.
-/// - No usable host is refused (400), a host no domain answers too (404).
+/// - No usable host is refused (400), an ambiguous one too (400), a host no domain answers
+///   too (404).
 /// - Over TLS: a domain that serves no HTTPS gets 421, and so does a domain other than the one
 ///   the handshake was made for, unless both serve the same certificate with the same TLS
 ///   versions (so a client never reaches a domain with a certificate or TLS versions it did not
@@ -144,6 +148,7 @@ pub(crate) fn decide<'a>(
     }
     let routed = match route {
         Route::NoHost => return Err(Refusal::InvalidHost.into()),
+        Route::Ambiguous => return Err(Refusal::AmbiguousHost.into()),
         Route::Unknown => return Err(Refusal::UnknownHost.into()),
         Route::Domain(r) => r,
     };
@@ -400,6 +405,14 @@ mod tests {
     #[test]
     fn a_request_without_a_usable_host_is_a_bad_request() {
         assert_eq!(refused(Method::GET, Route::NoHost, Transport::Plain), 400);
+        let d = tls_domain("a.example.com");
+        for t in [Transport::Plain, tls(&d), h2(&d)] {
+            assert_eq!(
+                answered(Method::GET, Target::Path, Route::Ambiguous, t),
+                ServerAnswer::Refuse(Refusal::AmbiguousHost)
+            );
+            assert_eq!(refused(Method::GET, Route::Ambiguous, t), 400);
+        }
     }
 
     #[test]

@@ -93,7 +93,8 @@ async fn send(
     }
 }
 
-/// Forwards a request to the domain's origins and streams the answer back.
+/// Forwards a request for `authority` (the request's one authority, see `authority`) to the
+/// domain's origins and streams the answer back.
 ///
 /// Refuses with [`Refusal::OriginUnreachable`] (502) when no origin can be connected to,
 /// [`Refusal::OriginFailed`] (502) when one fails once the request has left, and
@@ -101,7 +102,7 @@ async fn send(
 pub(crate) async fn forward(
     conn: &ConnInfo,
     domain: &DomainRuntime,
-    host: &str,
+    authority: HeaderValue,
     req: Request<Incoming>,
 ) -> Result<Response<EdgeBody>, Refusal> {
     let cfg = &domain.config;
@@ -120,7 +121,7 @@ pub(crate) async fn forward(
         scheme,
         via,
     };
-    rewrite::request(&mut parts, host, &with);
+    rewrite::request(&mut parts, authority, &with);
     let mut req = Request::from_parts(parts, body);
 
     let mut saw_timeout = false;

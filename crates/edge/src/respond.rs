@@ -22,6 +22,9 @@ pub(crate) enum Refusal {
     /// No Host header or authority, or one that is empty or longer than a host name can be
     /// (400).
     InvalidHost,
+    /// More than one authority: two Host fields, or a Host that contradicts HTTP/2's
+    /// `:authority` (400: RFC 9112 §3.2, RFC 9113 §8.3.1).
+    AmbiguousHost,
     /// No domain answers the request's host (404).
     UnknownHost,
     /// An HTTPS request for a domain that does not serve HTTPS (421).
@@ -50,7 +53,9 @@ impl Refusal {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Self::ConnectMethod => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InvalidHost | Self::InvalidTarget => StatusCode::BAD_REQUEST,
+            Self::InvalidHost | Self::AmbiguousHost | Self::InvalidTarget => {
+                StatusCode::BAD_REQUEST
+            }
             Self::UnknownHost => StatusCode::NOT_FOUND,
             Self::HttpsNotEnabled | Self::OtherConnection | Self::Http2NotEnabled => {
                 StatusCode::MISDIRECTED_REQUEST
@@ -66,6 +71,7 @@ impl Refusal {
         match self {
             Self::ConnectMethod => "CONNECT is not supported\n",
             Self::InvalidHost => "missing or invalid Host header\n",
+            Self::AmbiguousHost => "more than one Host, or a Host other than the target's\n",
             Self::UnknownHost => "unknown host\n",
             Self::HttpsNotEnabled => "HTTPS is not enabled for this host\n",
             Self::OtherConnection => "this connection was not made for this host\n",
@@ -217,6 +223,7 @@ mod tests {
         let cases = [
             (Refusal::ConnectMethod, 405),
             (Refusal::InvalidHost, 400),
+            (Refusal::AmbiguousHost, 400),
             (Refusal::UnknownHost, 404),
             (Refusal::HttpsNotEnabled, 421),
             (Refusal::OtherConnection, 421),

@@ -15,7 +15,7 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// What the edge adds to a request it forwards, all of it built before the request arrived:
 /// per domain, per connection or per process.
 pub(crate) struct Forwarding<'a> {
-    /// The domain's `origin_host`, prebuilt; `None` keeps the client's `Host`.
+    /// The domain's `origin_host`, prebuilt; `None` forwards the request's authority.
     pub(crate) origin_host: Option<&'a HeaderValue>,
     /// The client's address, as an `X-Forwarded-For` entry.
     pub(crate) client_ip: &'a HeaderValue,
@@ -26,22 +26,11 @@ pub(crate) struct Forwarding<'a> {
 }
 
 /// Rewrites a client request's head for the origin: hop-by-hop headers removed, `Host` set to
-/// `origin_host` or else kept as the client sent it (the authority of an HTTP/2 or
-/// absolute-form request, else `host`), the forwarding headers set, HTTP/1.1 in origin-form.
-pub(crate) fn request(parts: &mut request::Parts, host: &str, with: &Forwarding<'_>) {
-    let client_host = match parts.headers.get(header::HOST) {
-        Some(h) => h.clone(),
-        None => match parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        {
-            Some(h) => h,
-            None => HeaderValue::from_str(host).unwrap_or(HeaderValue::from_static("")),
-        },
-    };
+/// `origin_host` or else to `authority` (the request's one authority: whatever `Host` the
+/// client sent beside it is replaced), the forwarding headers set, HTTP/1.1 in origin-form.
+pub(crate) fn request(parts: &mut request::Parts, authority: HeaderValue, with: &Forwarding<'_>) {
     strip_hop_by_hop(&mut parts.headers);
-    let host_header = with.origin_host.cloned().unwrap_or(client_host);
+    let host_header = with.origin_host.cloned().unwrap_or(authority);
     parts.headers.insert(header::HOST, host_header);
     append_list(&mut parts.headers, &X_FORWARDED_FOR, with.client_ip);
     parts.headers.insert(
@@ -230,7 +219,9 @@ mod tests {
             scheme: Scheme::Https,
             via: &via,
         };
-        request(&mut parts, "a.example.com", &with);
+        let authority = crate::authority::of(&Request::from_parts(parts.clone(), ()))
+            .unwrap_or_else(|e| panic!("no authority: {e:?}"));
+        request(&mut parts, authority, &with);
         parts
     }
 
@@ -254,6 +245,20 @@ mod tests {
         assert_eq!(p.headers[header::VIA], "1.1 tlsedge");
         assert!(!p.headers.contains_key("x-private"));
         assert!(!p.headers.contains_key(header::CONNECTION));
+    }
+
+    #[test]
+    fn the_origin_gets_the_targets_authority_not_the_clients_other_host() {
+        // shared/cases/absolute-form-other-host.req
+        let req = Request::builder()
+            .uri("http://a.example/echo")
+            .header(header::HOST, "b.example")
+            .body(())
+            .unwrap();
+        let p = rewritten(req, None);
+        assert_eq!(p.headers[header::HOST], "a.example");
+        assert_eq!(p.headers.get_all(header::HOST).iter().count(), 1);
+        assert_eq!(p.uri, "/echo");
     }
 
     #[test]
