@@ -2,7 +2,6 @@
 //! refusal read back as the API's own [`ErrorCode`].
 
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context};
@@ -10,9 +9,6 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tlsedge_api::ErrorBody;
 use tlsedge_model::{ErrorCode, ValidationError};
-
-use super::args::ClientOpts;
-use super::endpoint::resolve_endpoint;
 
 /// The whole time one API call may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -134,9 +130,9 @@ pub(crate) struct ApiClient {
 }
 
 impl ApiClient {
-    /// A client of the API that the options (or the config) point at.
-    pub(crate) fn new(opts: &ClientOpts, config: Option<&Path>) -> anyhow::Result<Self> {
-        let (base, token) = resolve_endpoint(opts, config)?;
+    /// A client of the API at `base` (e.g. `http://127.0.0.1:9180`, no trailing slash; found by
+    /// [`resolve_endpoint`](super::endpoint::resolve_endpoint)) that authenticates with `token`.
+    pub(crate) fn new(base: String, token: String) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
@@ -220,16 +216,8 @@ impl ApiClient {
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-pub(super) mod tests {
+mod tests {
     use super::*;
-
-    pub(in crate::cli) fn opts(admin: Option<&str>, token: Option<&str>) -> ClientOpts {
-        ClientOpts {
-            admin: admin.map(Into::into),
-            token: token.map(Into::into),
-            json: false,
-        }
-    }
 
     #[test]
     fn error_bodies() {
@@ -334,7 +322,7 @@ pub(super) mod tests {
             .into_boxed_str(),
         );
         let (url, server) = one_shot_server(response).await;
-        let api = ApiClient::new(&opts(Some(&url), Some("tok")), None).unwrap();
+        let api = ApiClient::new(url.clone(), "tok".into()).unwrap();
         let e = api
             .post::<_, serde_json::Value>("/certificates", &serde_json::json!({"name": "c"}))
             .await
@@ -361,7 +349,7 @@ pub(super) mod tests {
     async fn success_and_empty_answers() {
         let (url, server) =
             one_shot_server("HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n").await;
-        let api = ApiClient::new(&opts(Some(&url), Some("tok")), None).unwrap();
+        let api = ApiClient::new(url.clone(), "tok".into()).unwrap();
         api.delete("/domains/a.example.com").await.unwrap();
         assert!(server
             .await
@@ -372,7 +360,7 @@ pub(super) mod tests {
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 19\r\nconnection: close\r\n\r\n{\"certificates\":[]}",
         )
         .await;
-        let api = ApiClient::new(&opts(Some(&url), Some("tok")), None).unwrap();
+        let api = ApiClient::new(url.clone(), "tok".into()).unwrap();
         let v: tlsedge_api::CertificateList = api
             .get("/certificates?expiring_within_days=7")
             .await
@@ -390,7 +378,7 @@ pub(super) mod tests {
         let addr = listener.local_addr().unwrap();
         drop(listener);
         let url = format!("http://{addr}");
-        let api = ApiClient::new(&opts(Some(&url), Some("tok")), None).unwrap();
+        let api = ApiClient::new(url.clone(), "tok".into()).unwrap();
         let e = api
             .get::<serde_json::Value>("/certificates")
             .await

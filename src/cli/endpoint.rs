@@ -104,7 +104,14 @@ fn read_token_file(path: &Path, source: &str) -> anyhow::Result<String> {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
-    use crate::cli::api::tests::opts;
+
+    fn opts(admin: Option<&str>, token: Option<&str>) -> ClientOpts {
+        ClientOpts {
+            admin: admin.map(Into::into),
+            token: token.map(Into::into),
+            json: false,
+        }
+    }
 
     #[test]
     fn admin_urls() {

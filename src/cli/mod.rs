@@ -38,7 +38,8 @@ pub(crate) async fn run_cert(
     config: Option<&Path>,
     cmd: CertCommand,
 ) -> anyhow::Result<()> {
-    let api = ApiClient::new(opts, config)?;
+    let (base, token) = endpoint::resolve_endpoint(opts, config)?;
+    let api = ApiClient::new(base, token)?;
     cert::run(&api, cmd, opts.json).await
 }
 
@@ -48,7 +49,8 @@ pub(crate) async fn run_domain(
     config: Option<&Path>,
     cmd: DomainCommand,
 ) -> anyhow::Result<()> {
-    let api = ApiClient::new(opts, config)?;
+    let (base, token) = endpoint::resolve_endpoint(opts, config)?;
+    let api = ApiClient::new(base, token)?;
     domain::run(&api, cmd, opts.json).await
 }
 
