@@ -7,7 +7,7 @@
 use http::{Method, StatusCode, Uri};
 use tlsedge_model::ForceRedirect;
 
-use crate::respond::Refusal;
+use crate::respond::{Refusal, ServerAnswer};
 use crate::scheme::Scheme;
 use crate::snapshot::DomainRuntime;
 
@@ -56,21 +56,6 @@ impl Target {
         } else {
             Self::Path
         }
-    }
-}
-
-/// What the edge answers itself for a request that no domain takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ServerAnswer {
-    /// `OPTIONS *`: the methods the edge serves (RFC 9110 §9.3.7), whatever the host.
-    Options,
-    /// A refusal before any domain.
-    Refuse(Refusal),
-}
-
-impl From<Refusal> for ServerAnswer {
-    fn from(r: Refusal) -> Self {
-        Self::Refuse(r)
     }
 }
 

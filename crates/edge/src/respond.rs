@@ -9,7 +9,6 @@ use http::header::{ALLOW, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Response, StatusCode};
 
 use crate::body::EdgeBody;
-use crate::policy::ServerAnswer;
 use crate::scheme::Scheme;
 
 /// Why the edge answers a request itself instead of forwarding it. Each reason has one status
@@ -114,6 +113,21 @@ pub(crate) enum Synthetic<'a> {
 impl From<Refusal> for Synthetic<'_> {
     fn from(r: Refusal) -> Self {
         Self::Refused(r)
+    }
+}
+
+/// What the edge answers itself for a request that no domain takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ServerAnswer {
+    /// `OPTIONS *`: the methods the edge serves (RFC 9110 §9.3.7), whatever the host.
+    Options,
+    /// A refusal before any domain.
+    Refuse(Refusal),
+}
+
+impl From<Refusal> for ServerAnswer {
+    fn from(r: Refusal) -> Self {
+        Self::Refuse(r)
     }
 }
 
