@@ -2,7 +2,6 @@
 //! blocks of unknown types and knows nothing of encryption headers, while the API must name
 //! them (a PKCS#7 bundle, an encrypted key) to give a useful refusal.
 
-use base64::Engine as _;
 use rustls_pki_types::pem;
 use zeroize::Zeroizing;
 
@@ -80,25 +79,8 @@ pub(crate) fn escaped_newline_hint(input: &str) -> &'static str {
     }
 }
 
-/// Encodes DER as one PEM block with 64-character lines.
-pub(crate) fn encode(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 40);
-    out.push_str("-----BEGIN ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    let mut rest = b64.as_str();
-    while !rest.is_empty() {
-        let (line, tail) = rest.split_at(rest.len().min(64));
-        out.push_str(line);
-        out.push('\n');
-        rest = tail;
-    }
-    out.push_str("-----END ");
-    out.push_str(label);
-    out.push_str("-----\n");
-    out
-}
+/// Encodes DER as one PEM block with 64-character lines (the model's one encoder).
+pub(crate) use tlsedge_model::pem_encode as encode;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

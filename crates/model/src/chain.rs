@@ -69,16 +69,21 @@ impl CertChain {
     /// The chain as PEM text: one `CERTIFICATE` block per certificate, 64-column lines.
     pub fn to_pem(&self) -> String {
         match &self.0 {
-            Repr::Der(d) => d.iter().map(|der| pem_block(der)).collect(),
+            Repr::Der(d) => d.iter().map(|der| pem_encode("CERTIFICATE", der)).collect(),
             Repr::Unreadable(text) => text.to_string(),
         }
     }
 }
 
-fn pem_block(der: &[u8]) -> String {
+/// Encodes DER as one PEM block (RFC 7468) labelled `label` (e.g. `CERTIFICATE`), with
+/// 64-character lines. The one PEM encoder of the workspace: certificate chains are stored and
+/// sent as this text.
+pub fn pem_encode(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 60);
-    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    let mut out = String::with_capacity(b64.len() + b64.len() / 64 + 2 * label.len() + 40);
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
     let mut rest = b64.as_str();
     while !rest.is_empty() {
         let (line, tail) = rest.split_at(rest.len().min(64));
@@ -86,7 +91,9 @@ fn pem_block(der: &[u8]) -> String {
         out.push('\n');
         rest = tail;
     }
-    out.push_str("-----END CERTIFICATE-----\n");
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
     out
 }
 

@@ -18,7 +18,7 @@ pub use certificate::{
     CertStatus, CertificateInfo, CertificateMeta, KeyType, SealedKey, StoredCertificate,
     UnknownKeyType,
 };
-pub use chain::{CertChain, UnreadableChain};
+pub use chain::{pem_encode, CertChain, UnreadableChain};
 pub use domain::{DomainConfig, Origin, OriginProtocol, Priority, RawDomainConfig, RawOrigin};
 pub use error::{ErrorCode, ValidationError};
 pub use host::{Authority, Host, HostPort};
