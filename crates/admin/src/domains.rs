@@ -98,29 +98,27 @@ async fn show(
 async fn replace(
     State(s): State<Arc<AdminState>>,
     Name(name): Name<DomainName>,
-    ApiJson(mut value): ApiJson<serde_json::Map<String, serde_json::Value>>,
+    ApiJson(value): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Json<DomainConfig>, ApiError> {
-    // A body without "https" keeps the domain's HTTPS settings: replacing the origins must not
-    // silently turn HTTPS off.
-    if !value.contains_key("https") {
-        if let Some(current) = s.store.state().domains.get(&name) {
-            value.insert(
-                "https".into(),
-                serde_json::to_value(&current.https).map_err(ApiError::internal)?,
-            );
-        }
-    }
-    let cfg: DomainConfig =
+    // A body without "https" keeps the domain's HTTPS settings, as they are at the revision the
+    // write commits on: replacing the origins must not silently turn HTTPS off.
+    let keeps_https = !value.contains_key("https");
+    let body: DomainConfig =
         serde_json::from_value(serde_json::Value::Object(value)).map_err(json_error)?;
-    if cfg.name != name {
+    if body.name != name {
         return Err(ApiError::new(
             ErrorCode::InvalidRequest,
-            format!("the body names {} but the path {name}", cfg.name),
+            format!("the body names {} but the path {name}", body.name),
         )
         .field("name"));
     }
-    write(&s, |st| {
+    let (_, cfg) = write(&s, |st| {
         let current = get_domain(st, &name)?;
+        let cfg = if keeps_https {
+            body.clone().with_https(current.https.clone())?
+        } else {
+            body.clone()
+        };
         check_https(st, &cfg)?;
         let mut ops = Vec::new();
         if let Some(prev) = &current.https.certificate {
@@ -130,7 +128,7 @@ async fn replace(
             }
         }
         ops.push(Op::PutDomain(cfg.clone()));
-        Ok((ops, ()))
+        Ok((ops, cfg))
     })
     .await?;
     tracing::info!(domain = %name, "domain replaced");

@@ -351,9 +351,30 @@ async fn create_read_replace_delete() {
     )
     .await;
 
+    // A body without "https" keeps the domain's HTTPS settings as they are when it commits.
+    api.ok(
+        "PUT",
+        "/domains/www.example.test/https",
+        Some(json!({"http2": false})),
+    )
+    .await;
+    let mut without_https = changed.clone();
+    without_https.as_object_mut().unwrap().remove("https");
+    without_https["origin_host"] = json!("other.origin.test");
+    let mut kept = changed.clone();
+    kept["origin_host"] = json!("other.origin.test");
+    kept["https"]["http2"] = json!(false);
+    assert_eq!(
+        api.ok("PUT", "/domains/www.example.test", Some(without_https))
+            .await,
+        kept
+    );
+    assert_eq!(api.ok("GET", "/domains/www.example.test", None).await, kept);
+    assert_eq!(api.revision(), rev + 4);
+
     let (s, v) = api.call("DELETE", "/domains/www.example.test", None).await;
     assert_eq!(s, 204, "{v}");
-    assert_eq!(api.revision(), rev + 3);
+    assert_eq!(api.revision(), rev + 5);
     let (s, _) = api.call("GET", "/domains/www.example.test", None).await;
     assert_eq!(s, 404);
     assert_eq!(
