@@ -46,8 +46,9 @@ pub(crate) enum CertCommand {
     },
     /// List certificates
     List {
-        /// Only certificates that expire within this many days
-        #[arg(long, value_name = "DAYS")]
+        /// Only certificates that expire within this many days (0 to 3650, as the API bounds it)
+        #[arg(long, value_name = "DAYS",
+              value_parser = clap::value_parser!(u32).range(0..=i64::from(tlsedge_api::MAX_WINDOW_DAYS)))]
         expiring_within_days: Option<u32>,
     },
     /// Show one certificate
@@ -717,5 +718,8 @@ pub(super) mod tests {
                 expiring_within_days: Some(30)
             })
         ));
+        // The API's bound, checked before any request is sent.
+        assert!(parse(&["cert", "list", "--expiring-within-days", "3000000"]).is_err());
+        assert!(parse(&["cert", "list", "--expiring-within-days", "3650"]).is_ok());
     }
 }

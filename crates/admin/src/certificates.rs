@@ -10,6 +10,7 @@ use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 use tlsedge_api::{
     CertificateList, CertificateStats, DeployRequest, DomainNames, ReplaceRequest, UploadRequest,
+    MAX_WINDOW_DAYS,
 };
 use tlsedge_certs::IntakeError;
 use tlsedge_model::{
@@ -34,14 +35,40 @@ pub(crate) fn routes() -> Router<Arc<AdminState>> {
         .route("/stats/certificates", get(stats))
 }
 
+/// `GET /certificates?expiring_within_days=N`. Numbers are read as text so that every bad value
+/// (not a number, negative, too large) is refused naming the parameter (see [`horizon`]).
 #[derive(Deserialize)]
 pub(crate) struct ListQuery {
-    expiring_within_days: Option<u32>,
+    expiring_within_days: Option<String>,
 }
 
+/// `GET /stats/certificates?within_days=N`, read as [`ListQuery`] is.
 #[derive(Deserialize)]
 pub(crate) struct StatsQuery {
-    within_days: Option<u32>,
+    within_days: Option<String>,
+}
+
+/// `now` plus the window a request asked for, in days from 0 to [`MAX_WINDOW_DAYS`]; anything
+/// else is 400 `InvalidRequest` with `field` naming the parameter. The date arithmetic is
+/// checked, so no request value can overflow it.
+pub(crate) fn horizon(
+    now: OffsetDateTime,
+    field: &str,
+    raw: &str,
+) -> Result<OffsetDateTime, ApiError> {
+    let refuse = || {
+        ApiError::new(
+            ErrorCode::InvalidRequest,
+            format!("{field} must be a whole number of days from 0 to {MAX_WINDOW_DAYS}"),
+        )
+        .field(field)
+    };
+    let days: u32 = raw.parse().map_err(|_| refuse())?;
+    if days > MAX_WINDOW_DAYS {
+        return Err(refuse());
+    }
+    now.checked_add(Duration::days(i64::from(days)))
+        .ok_or_else(refuse)
 }
 
 /// The public view of a certificate in `state`.
@@ -182,13 +209,15 @@ async fn replace(
 async fn list(
     State(s): State<Arc<AdminState>>,
     ApiQuery(q): ApiQuery<ListQuery>,
-) -> Json<CertificateList> {
-    let st = s.store.state();
+) -> Result<Json<CertificateList>, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let serving = st.serving_index();
     let horizon = q
         .expiring_within_days
-        .map(|d| now + Duration::days(i64::from(d)));
+        .as_deref()
+        .map(|d| horizon(now, "expiring_within_days", d))
+        .transpose()?;
+    let st = s.store.state();
+    let serving = st.serving_index();
     let certs: Vec<CertificateInfo> = st
         .certificates
         .values()
@@ -199,9 +228,9 @@ async fn list(
         })
         .map(|c| CertificateInfo::new(c, serving.get(&c.name).cloned().unwrap_or_default(), now))
         .collect();
-    Json(CertificateList {
+    Ok(Json(CertificateList {
         certificates: certs,
-    })
+    }))
 }
 
 async fn show(
@@ -342,10 +371,10 @@ pub(crate) fn drop_private_cert(
 async fn stats(
     State(s): State<Arc<AdminState>>,
     ApiQuery(q): ApiQuery<StatsQuery>,
-) -> Json<CertificateStats> {
-    let st = s.store.state();
+) -> Result<Json<CertificateStats>, ApiError> {
     let now = OffsetDateTime::now_utc();
-    let horizon = now + Duration::days(i64::from(q.within_days.unwrap_or(30)));
+    let horizon = horizon(now, "within_days", q.within_days.as_deref().unwrap_or("30"))?;
+    let st = s.store.state();
     let (mut expired, mut expiring) = (0usize, 0usize);
     for c in st.certificates.values() {
         if let Some(m) = &c.meta {
@@ -356,9 +385,9 @@ async fn stats(
             }
         }
     }
-    Json(CertificateStats {
+    Ok(Json(CertificateStats {
         total: st.certificates.len(),
         expired,
         expiring,
-    })
+    }))
 }

@@ -302,7 +302,11 @@ async fn usage(
     get_domain(&s.store.state(), &name)?;
     let now = OffsetDateTime::now_utc();
     let to = rfc3339("to", q.to.as_deref(), now)?;
-    let from = rfc3339("from", q.from.as_deref(), to - time::Duration::hours(24))?;
+    // `to` is a client's date: the default window must not step below the calendar's start.
+    let day_before = to
+        .checked_sub(time::Duration::hours(24))
+        .unwrap_or(time::PrimitiveDateTime::MIN.assume_utc());
+    let from = rfc3339("from", q.from.as_deref(), day_before)?;
     if from >= to {
         return Err(
             ApiError::new(ErrorCode::InvalidRequest, "from must be before to").field("from"),

@@ -64,8 +64,8 @@ pub(crate) async fn document() -> Json<utoipa::openapi::OpenApi> {
 #[allow(dead_code)]
 fn upload_certificate() {}
 
-#[utoipa::path(get, path = "/api/v1/certificates", params(("expiring_within_days" = Option<u32>, Query)),
-    responses((status = 200, body = CertificateList)))]
+#[utoipa::path(get, path = "/api/v1/certificates", params(("expiring_within_days" = Option<u32>, Query, minimum = 0, maximum = 3650, description = "days; at most `MAX_WINDOW_DAYS`")),
+    responses((status = 200, body = CertificateList), (status = 400, description = "InvalidRequest: `expiring_within_days` out of range", body = ErrorBody)))]
 #[allow(dead_code)]
 fn list_certificates() {}
 
@@ -95,8 +95,8 @@ fn certificate_domains() {}
 #[allow(dead_code)]
 fn deploy_certificate() {}
 
-#[utoipa::path(get, path = "/api/v1/stats/certificates", params(("within_days" = Option<u32>, Query)),
-    responses((status = 200, body = CertificateStats)))]
+#[utoipa::path(get, path = "/api/v1/stats/certificates", params(("within_days" = Option<u32>, Query, minimum = 0, maximum = 3650, description = "days, default 30; at most `MAX_WINDOW_DAYS`")),
+    responses((status = 200, body = CertificateStats), (status = 400, description = "InvalidRequest: `within_days` out of range", body = ErrorBody)))]
 #[allow(dead_code)]
 fn certificate_stats() {}
 

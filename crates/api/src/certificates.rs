@@ -77,6 +77,12 @@ pub struct CertificateList {
     pub certificates: Vec<CertificateInfo>,
 }
 
+/// The widest look-ahead window, in days (about ten years), that `within_days` and
+/// `expiring_within_days` accept: every later `not_after` is already "far away", and the bound
+/// keeps `now + days` inside the calendar, so a request cannot overflow a date. A larger value
+/// is 400 `InvalidRequest` naming the parameter; the OpenAPI document says `maximum: 3650`.
+pub const MAX_WINDOW_DAYS: u32 = 3650;
+
 /// `GET /stats/certificates`: counts of certificates by validity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CertificateStats {

@@ -18,7 +18,7 @@ mod usage;
 
 pub use certificates::{
     CertificateList, CertificateStats, CsrRequest, CsrResponse, DeployRequest, DomainNames,
-    ReplaceRequest, UploadRequest,
+    ReplaceRequest, UploadRequest, MAX_WINDOW_DAYS,
 };
 pub use domains::{DomainList, HstsPatch, HttpsPatch, HttpsView};
 pub use error::{ErrorBody, ErrorDetail};

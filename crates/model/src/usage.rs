@@ -18,10 +18,11 @@ pub struct MinuteUsage {
 impl MinuteUsage {
     /// Adds another count to this one.
     pub fn add(&mut self, o: &MinuteUsage) {
-        self.http += o.http;
-        self.https += o.https;
-        self.http2 += o.http2;
-        self.bytes_sent += o.bytes_sent;
+        // Saturating: a sum of counters must not panic in a debug build, however long it ran.
+        self.http = self.http.saturating_add(o.http);
+        self.https = self.https.saturating_add(o.https);
+        self.http2 = self.http2.saturating_add(o.http2);
+        self.bytes_sent = self.bytes_sent.saturating_add(o.bytes_sent);
     }
 
     /// Whether nothing was counted.

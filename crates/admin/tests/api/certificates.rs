@@ -518,13 +518,75 @@ async fn expiring_filter_and_stats() {
         ["soon"]
     );
     // A bad query value is a bad request, not a silent default.
-    for path in [
-        "/certificates?expiring_within_days=soon",
-        "/certificates?expiring_within_days=-1",
-        "/stats/certificates?within_days=x",
+    for (path, field) in [
+        (
+            "/certificates?expiring_within_days=soon",
+            "expiring_within_days",
+        ),
+        (
+            "/certificates?expiring_within_days=-1",
+            "expiring_within_days",
+        ),
+        ("/stats/certificates?within_days=x", "within_days"),
     ] {
         let got = api.call("GET", path, None).await;
-        assert_error(path, &got, 400, "InvalidRequest", None);
+        assert_error(path, &got, 400, "InvalidRequest", Some(field));
+    }
+}
+
+/// Issue 13 kind 9: a day count from a request is bounded (0..=3650, as the OpenAPI document
+/// says) and checked: a value that would overflow a date is 400 naming the parameter, never a
+/// panic and a dropped connection.
+#[tokio::test]
+async fn day_windows_are_bounded_and_named() {
+    let api = Admin::new();
+    for (path, field) in [
+        ("/stats/certificates?within_days=3000000", "within_days"),
+        ("/stats/certificates?within_days=3651", "within_days"),
+        (
+            "/stats/certificates?within_days=99999999999999999999",
+            "within_days",
+        ),
+        ("/stats/certificates?within_days=-1", "within_days"),
+        (
+            "/certificates?expiring_within_days=3000000",
+            "expiring_within_days",
+        ),
+        (
+            "/certificates?expiring_within_days=4294967295",
+            "expiring_within_days",
+        ),
+        (
+            "/certificates?expiring_within_days=soon",
+            "expiring_within_days",
+        ),
+    ] {
+        let got = api.call("GET", path, None).await;
+        assert_error(path, &got, 400, "InvalidRequest", Some(field));
+    }
+    // The bound itself and zero are answered.
+    for path in [
+        "/stats/certificates?within_days=3650",
+        "/stats/certificates?within_days=0",
+        "/certificates?expiring_within_days=3650",
+    ] {
+        let (status, _) = api.call("GET", path, None).await;
+        assert_eq!(status, 200, "{path}");
+    }
+    // The document states the bound the server enforces.
+    let doc = api.ok("GET", "/openapi.json", None).await;
+    for (path, name) in [
+        ("/api/v1/stats/certificates", "within_days"),
+        ("/api/v1/certificates", "expiring_within_days"),
+    ] {
+        let params = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let p = params.iter().find(|p| p["name"] == name).unwrap();
+        assert_eq!(
+            p["schema"]["maximum"],
+            tlsedge_api::MAX_WINDOW_DAYS,
+            "{path} {name}: {p}"
+        );
+        assert_eq!(p["schema"]["minimum"], 0, "{path} {name}: {p}");
     }
 }
 
