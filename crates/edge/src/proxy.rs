@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use http::{HeaderValue, Request, Response};
+use http_body::Body as _;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use rand::Rng;
@@ -195,8 +196,15 @@ async fn exchange(
                 idle_timeout: domain.origin_idle_timeout,
             };
             let (mut parts, body) = resp.into_parts();
-            rewrite::response(&mut parts, via);
-            Ok(Response::from_parts(parts, EdgeBody::origin(body, back)))
+            match rewrite::response(&mut parts, via, !body.is_end_stream()) {
+                Ok(()) => Ok(Response::from_parts(parts, EdgeBody::origin(body, back))),
+                Err(e) => {
+                    // The connection is dropped with the unread body.
+                    conn.edge.metrics().origin_errors.fetch_add(1, Relaxed);
+                    tracing::info!(error = %e, "origin response refused");
+                    Err(Refusal::OriginFailed)
+                }
+            }
         }
         Attempt::Unsent(r) => return ControlFlow::Continue(r),
         Attempt::Failed(e) => {

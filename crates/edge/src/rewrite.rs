@@ -49,12 +49,51 @@ pub(crate) fn request(parts: &mut request::Parts, authority: HeaderValue, with: 
     parts.uri = Uri::from_parts(target).unwrap_or_else(|_| Uri::from_static("/"));
 }
 
+/// An origin response whose body the edge cannot forward whole: its last transfer coding is not
+/// `chunked` (hyper reads such a body to the connection's end, still coded, and the coding would
+/// be lost with the hop-by-hop `Transfer-Encoding`). An origin fault: 502.
+#[derive(Debug, thiserror::Error)]
+#[error("the origin's Transfer-Encoding does not end in chunked")]
+pub(crate) struct UndecodedTransferCoding;
+
 /// Rewrites an origin's response head for the client: hop-by-hop headers removed and `via`
 /// appended. The version is the one hyper writes to the client anyway.
-pub(crate) fn response(parts: &mut response::Parts, via: &HeaderValue) {
+///
+/// Framing (RFC 9112 §6.3): a response with `Transfer-Encoding` was read by it, so any
+/// `Content-Length` beside it is dropped, and hyper frames the body for the client from what
+/// was read (a stale length would cut an HTTP/1.1 body short and reset an HTTP/2 stream).
+/// `has_body` is false when hyper reads no body at all (HEAD, 204, 304), where the framing
+/// headers describe nothing that is forwarded.
+///
+/// # Errors
+/// [`UndecodedTransferCoding`] when a body's last transfer coding is not `chunked`.
+pub(crate) fn response(
+    parts: &mut response::Parts,
+    via: &HeaderValue,
+    has_body: bool,
+) -> Result<(), UndecodedTransferCoding> {
+    if parts.headers.contains_key(header::TRANSFER_ENCODING) {
+        if has_body && !ends_in_chunked(&parts.headers) {
+            return Err(UndecodedTransferCoding);
+        }
+        parts.headers.remove(header::CONTENT_LENGTH);
+    }
     strip_hop_by_hop(&mut parts.headers);
     append_list(&mut parts.headers, &header::VIA, via);
     parts.version = Version::HTTP_11;
+    Ok(())
+}
+
+/// Whether the last coding of the last `Transfer-Encoding` field is `chunked`: hyper's own test
+/// for a chunked body (RFC 9112 §6.1: chunked is always the final coding).
+fn ends_in_chunked(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"))
 }
 
 /// The hop-by-hop headers every message loses at a proxy (RFC 9110 §7.6.1), beside those its
@@ -174,6 +213,42 @@ mod tests {
         let before = h.clone();
         strip_hop_by_hop(&mut h);
         assert_eq!(h, before);
+    }
+
+    fn origin_response(headers: &[(&'static str, &'static str)]) -> response::Parts {
+        let mut b = http::Response::builder();
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    #[test]
+    fn a_chunked_response_loses_its_content_length() {
+        // shared/cases/origin-cl-and-chunked.resp
+        let via = HeaderValue::from_static("1.1 tlsedge");
+        for te in ["chunked", "gzip, CHUNKED", "chunked "] {
+            let mut p = origin_response(&[("content-length", "5"), ("transfer-encoding", te)]);
+            response(&mut p, &via, true).unwrap();
+            assert!(!p.headers.contains_key(header::CONTENT_LENGTH), "{te}");
+            assert!(!p.headers.contains_key(header::TRANSFER_ENCODING), "{te}");
+        }
+        // Content-Length alone is the body's length and stays.
+        let mut p = origin_response(&[("content-length", "5")]);
+        response(&mut p, &via, true).unwrap();
+        assert_eq!(p.headers[header::CONTENT_LENGTH], "5");
+    }
+
+    #[test]
+    fn a_transfer_coding_not_ending_in_chunked_is_refused_when_a_body_follows() {
+        let via = HeaderValue::from_static("1.1 tlsedge");
+        for te in ["gzip", "chunked, gzip"] {
+            let mut p = origin_response(&[("transfer-encoding", te)]);
+            assert!(response(&mut p, &via, true).is_err(), "{te}");
+            // No body read (HEAD, 204, 304): nothing is lost.
+            let mut p = origin_response(&[("transfer-encoding", te)]);
+            assert!(response(&mut p, &via, false).is_ok(), "{te}");
+        }
     }
 
     #[test]
