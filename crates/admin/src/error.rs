@@ -76,6 +76,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | ErrorCode::CertificateNotYetValid
         | ErrorCode::DomainNotCovered
         | ErrorCode::InvalidDomain => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorCode::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -90,7 +91,16 @@ impl From<ValidationError> for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A store that cannot take the write now is 503 `StoreUnavailable` (the client may retry);
+    /// any other store failure is 500 `Internal`. Either way the cause goes to the log only.
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() {
+            tracing::warn!(error = %e, "the store cannot take a write");
+            return Self::new(
+                ErrorCode::StoreUnavailable,
+                "the configuration store cannot take a write now; nothing changed, try again",
+            );
+        }
         Self::internal(e)
     }
 }

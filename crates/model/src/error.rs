@@ -37,6 +37,9 @@ pub enum ErrorCode {
     InvalidRequest,
     /// The server failed; nothing the client did.
     Internal,
+    /// The configuration store cannot take a write now (busy, read-only or full disk, out of
+    /// reach); nothing changed, and the same request may succeed later (503).
+    StoreUnavailable,
 }
 
 impl ErrorCode {
@@ -59,6 +62,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => "PayloadTooLarge",
             Self::InvalidRequest => "InvalidRequest",
             Self::Internal => "Internal",
+            Self::StoreUnavailable => "StoreUnavailable",
         }
     }
 }

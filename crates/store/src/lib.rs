@@ -45,9 +45,16 @@ pub enum StoreError {
         /// The store's revision.
         actual: Revision,
     },
-    /// The SQLite backend failed.
+    /// The SQLite backend failed in a way that waiting will not cure (a bad statement, a
+    /// constraint); see [`StoreError::Unavailable`] for the ones it may.
     #[error("sqlite: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(#[source] rusqlite::Error),
+    /// The backend cannot take the call now: SQLite busy or locked beyond its busy timeout, a
+    /// read-only or full disk, an I/O error, a file it cannot open (an etcd cluster out of
+    /// reach, for that backend). Nothing changed; the same call may succeed later. The admin
+    /// API answers it with 503 `StoreUnavailable`.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored record does not decode.
     #[error("corrupt record {key}: {source}")]
     Corrupt {
@@ -63,6 +70,35 @@ pub enum StoreError {
     /// Any other backend failure.
     #[error("{0}")]
     Backend(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    /// Sorts SQLite's failures: the ones of the disk or of other writers are
+    /// [`StoreError::Unavailable`], the rest [`StoreError::Sqlite`].
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match e.sqlite_error_code() {
+            Some(
+                C::DatabaseBusy
+                | C::DatabaseLocked
+                | C::ReadOnly
+                | C::DiskFull
+                | C::SystemIoFailure
+                | C::CannotOpen
+                | C::OutOfMemory
+                | C::FileLockingProtocolFailed,
+            ) => Self::Unavailable(Box::new(e)),
+            _ => Self::Sqlite(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the backend could not take the call now (see [`StoreError::Unavailable`]): a
+    /// retry later may succeed, and nothing changed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Closed)
+    }
 }
 
 /// A configuration store backend.

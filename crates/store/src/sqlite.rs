@@ -231,6 +231,33 @@ mod tests {
         .unwrap()
     }
 
+    /// Issue 13 kind 15: a database that cannot take a write (here: read-only) is
+    /// `Unavailable`, not a generic SQLite failure, and nothing changed.
+    #[tokio::test]
+    async fn a_read_only_database_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("t.db")).unwrap();
+        store
+            .inner
+            .conn
+            .lock()
+            .unwrap()
+            .pragma_update(None, "query_only", true)
+            .unwrap();
+        let err = store
+            .commit(0, vec![Op::PutDomain(domain("a.example.com"))])
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::Unavailable(_)) && err.is_unavailable(),
+            "{err:?}"
+        );
+        assert_eq!(store.state().revision, 0, "nothing changed");
+        // A failure that waiting does not cure stays what it was.
+        let bad = StoreError::from(rusqlite::Error::InvalidQuery);
+        assert!(!bad.is_unavailable(), "{bad:?}");
+    }
+
     #[tokio::test]
     async fn commits_bump_revision_and_survive_reopen() {
         let dir = tempfile::tempdir().unwrap();

@@ -58,6 +58,15 @@ impl Admin {
         Admin::serving(store, master, token, Arc::new(dir))
     }
 
+    /// An API over `store` (e.g. one that fails as a real backend can), with a fresh master
+    /// key and token.
+    pub(crate) fn over(store: Arc<dyn Store>) -> Admin {
+        let dir = tempfile::tempdir().unwrap();
+        let master = Arc::new(MasterKey::load_or_create(&dir.path().join("master.key")).unwrap());
+        let token = tlsedge_admin::load_or_create_token(&dir.path().join("admin.token")).unwrap();
+        Admin::serving(store, master, token, Arc::new(dir))
+    }
+
     /// The admin API of another node on the same store, master key and token: its writes race
     /// this one's at the store (each node only queues its own).
     pub(crate) fn peer(&self) -> Admin {

@@ -17,3 +17,4 @@ mod domains;
 mod harness;
 mod https;
 mod requests;
+mod store;
