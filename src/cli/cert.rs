@@ -28,8 +28,15 @@ pub(crate) async fn run(api: &ApiClient, cmd: CertCommand, json: bool) -> anyhow
             let info: CertificateInfo = match (replace, key_pem) {
                 (true, key_pem) => {
                     let path = format!("/certificates/{}", path_segment(&name));
-                    api.put(&path, &ReplaceRequest { cert_pem, key_pem })
-                        .await?
+                    api.put(
+                        &path,
+                        &ReplaceRequest {
+                            name: None,
+                            cert_pem,
+                            key_pem,
+                        },
+                    )
+                    .await?
                 }
                 (false, Some(key_pem)) => {
                     let req = UploadRequest {

@@ -165,6 +165,16 @@ async fn replace(
     Name(name): Name<CertName>,
     ApiJson(req): ApiJson<ReplaceRequest>,
 ) -> Result<Json<CertificateInfo>, ApiError> {
+    // The body `POST` takes is accepted: its `name` must be the path's.
+    if let Some(body_name) = &req.name {
+        if CertName::parse(body_name).ok().as_ref() != Some(&name) {
+            return Err(ApiError::new(
+                ErrorCode::InvalidRequest,
+                format!("the body names {body_name:?}, the path {name}: they must be the same"),
+            )
+            .field("name"));
+        }
+    }
     let Some(current) = s.store.state().certificates.get(&name).cloned() else {
         return Err(ApiError::not_found("certificate", name.as_str()));
     };

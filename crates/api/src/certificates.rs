@@ -34,10 +34,15 @@ impl fmt::Debug for UploadRequest {
 }
 
 /// `PUT /certificates/{name}`: a new chain, with a new key or (left out) the key the server
-/// holds for that name (a CSR's, or a renewal on the same key).
+/// holds for that name (a CSR's, or a renewal on the same key). It takes the body `POST` takes:
+/// a `name` is accepted when it is the path's, and refused (400 `InvalidRequest`, field
+/// `name`) when it is another.
 #[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplaceRequest {
+    /// The path's name, when given (as in the `POST` body); any other name is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// PEM chain, leaf first.
     pub cert_pem: String,
     /// PEM private key, not encrypted; `None` keeps the server's key.
@@ -48,6 +53,7 @@ pub struct ReplaceRequest {
 impl fmt::Debug for ReplaceRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReplaceRequest")
+            .field("name", &self.name)
             .field("cert_pem", &self.cert_pem)
             .field("key_pem", &self.key_pem.as_ref().map(|_| "<redacted>"))
             .finish()

@@ -197,7 +197,13 @@ impl Snapshot {
 
     /// The domain for a lowercase host: the exact name, else the one-level wildcard above it.
     /// Callers lowercase the host with a [`HostBuf`], so a lookup never allocates.
+    /// Domains are keyed by their A-labels; a host in Unicode (browsers send A-labels, other
+    /// clients may not) is looked up by the A-label that `DomainName::parse` gives it.
     pub fn lookup(&self, host: &str) -> Option<&Arc<DomainRuntime>> {
+        if !host.is_ascii() {
+            let name = DomainName::parse(host).ok()?;
+            return self.lookup(name.as_str());
+        }
         if let Some(d) = self.exact.get(host) {
             return Some(d);
         }

@@ -15,7 +15,14 @@ use crate::error::{ErrorCode, ValidationError};
 pub struct DomainName(String);
 
 impl DomainName {
-    /// Parses and normalises a domain name.
+    /// Parses and normalises a domain name: the one place where the API, the CLI, `import` and
+    /// the data plane's Host matching turn text into a name. A name in Unicode
+    /// (`bücher.example`) becomes its A-label form (`xn--bcher-kva.example`) by UTS 46
+    /// processing, as browsers do; case is folded and a trailing dot dropped.
+    ///
+    /// Errors: `InvalidDomain` (field `name`) for a name that is not valid IDNA, not an exact
+    /// host name or a one-level wildcard, or too long (253 characters, 63 a label, counted in
+    /// A-labels).
     pub fn parse(input: &str) -> Result<Self, ValidationError> {
         let bad = |why: &str| {
             ValidationError::new(
@@ -24,7 +31,21 @@ impl DomainName {
                 format!("invalid domain name {input:?}: {why}"),
             )
         };
-        let lower = input.trim_end_matches('.').to_ascii_lowercase();
+        let trimmed = input.trim_end_matches('.');
+        let (star, rest) = match trimmed.strip_prefix("*.") {
+            Some(rest) => ("*.", rest),
+            None => ("", trimmed),
+        };
+        // UTS 46 (non-transitional, the URL standard's deny list). Plain ASCII that it refuses
+        // (a '_', a space) is left to the host-name rules below, which say why; a Unicode name
+        // or an A-label it refuses is not a valid internationalized name.
+        let lower = match idna::domain_to_ascii_cow(rest.as_bytes(), idna::AsciiDenyList::URL) {
+            Ok(ascii) => format!("{star}{}", ascii.to_ascii_lowercase()),
+            Err(_) if rest.is_ascii() && !rest.to_ascii_lowercase().contains("xn--") => {
+                trimmed.to_ascii_lowercase()
+            }
+            Err(_) => return Err(bad("not a valid internationalized domain name (UTS 46)")),
+        };
         if lower.is_empty() {
             return Err(bad("empty"));
         }
@@ -200,6 +221,33 @@ mod tests {
     }
 
     #[test]
+    fn unicode_names_become_a_labels() {
+        for (input, want) in [
+            ("b\u{fc}cher.example", "xn--bcher-kva.example"),
+            ("B\u{dc}CHER.Example.", "xn--bcher-kva.example"),
+            ("*.b\u{fc}cher.example", "*.xn--bcher-kva.example"),
+            ("xn--bcher-kva.example", "xn--bcher-kva.example"),
+            ("b\u{fc}cher\u{3002}example", "xn--bcher-kva.example"),
+        ] {
+            assert_eq!(
+                DomainName::parse(input).unwrap().as_str(),
+                want,
+                "{input:?}"
+            );
+        }
+        for input in [
+            "xn--a-ecp.example",
+            "\u{301}a.example",
+            "a\u{e000}.example",
+            "xn--bcher-kva-.example",
+        ] {
+            let e = DomainName::parse(input).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidDomain, "{input:?}");
+            assert_eq!(e.field.as_deref(), Some("name"), "{input:?}");
+        }
+    }
+
+    #[test]
     fn parses_and_normalises() {
         assert_eq!(d("WWW.Example.COM.").as_str(), "www.example.com");
         assert!(d("*.example.com").is_wildcard());
@@ -214,12 +262,13 @@ mod tests {
             "*.*.a.com",
             "a.*.com",
             "1.2.3.4",
-            "é.com",
         ] {
             let err = DomainName::parse(bad).unwrap_err();
             assert_eq!(err.code, ErrorCode::InvalidDomain, "{bad}");
         }
         assert!(DomainName::parse(&format!("{}.com", "a".repeat(64))).is_err());
+        // Issue 13: a Unicode name is accepted as its A-label (was refused).
+        assert_eq!(d("é.com").as_str(), "xn--9ca.com");
     }
 
     #[test]

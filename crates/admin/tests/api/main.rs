@@ -12,6 +12,7 @@
 mod auth;
 mod certificates;
 mod certs;
+mod conventions;
 mod csr;
 mod domains;
 mod harness;
