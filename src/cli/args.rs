@@ -70,7 +70,8 @@ pub(crate) enum CertCommand {
             long = "domain",
             value_name = "DOMAIN",
             required = true,
-            value_delimiter = ','
+            value_delimiter = ',',
+            value_parser = parse_domain_arg
         )]
         domains: Vec<String>,
     },
@@ -90,7 +91,8 @@ pub(crate) enum DomainCommand {
     List,
     /// Show one domain
     Show {
-        /// Domain name
+        /// Domain name (Unicode names are sent as their A-labels)
+        #[arg(value_parser = parse_domain_arg)]
         name: String,
     },
     /// Enable, change or disable HTTPS for a domain; only the options given change
@@ -98,7 +100,8 @@ pub(crate) enum DomainCommand {
     Https(HttpsArgs),
     /// Delete a domain
     Delete {
-        /// Domain name
+        /// Domain name (Unicode names are sent as their A-labels)
+        #[arg(value_parser = parse_domain_arg)]
         name: String,
     },
 }
@@ -106,7 +109,9 @@ pub(crate) enum DomainCommand {
 /// Arguments of `domain add`.
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct AddArgs {
-    /// Domain name: an exact host or a one-level wildcard (*.example.com)
+    /// Domain name: an exact host or a one-level wildcard (*.example.com); Unicode names are
+    /// sent as their A-labels
+    #[arg(value_parser = parse_domain_arg)]
     pub(crate) name: String,
     /// Primary origin as HOST[:HTTP_PORT] (port 80 when left out; IPv6 as [::1]:8080); repeatable
     #[arg(long = "origin", value_name = "HOST[:PORT]", required = true, value_parser = parse_origin_arg)]
@@ -137,7 +142,8 @@ pub(crate) struct AddArgs {
 /// Arguments of `domain https`. Every option left out keeps the domain's current value.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct HttpsArgs {
-    /// Domain name
+    /// Domain name (Unicode names are sent as their A-labels)
+    #[arg(value_parser = parse_domain_arg)]
     pub(crate) name: String,
     /// Serve this certificate from the certificate center (enables HTTPS)
     #[arg(long, value_name = "CERT", value_parser = parse_cert_name, conflicts_with_all = ["cert_file", "disable"])]
@@ -307,6 +313,14 @@ impl From<RedirectArg> for ForceRedirect {
 /// `tlsedge import --origin` (the rules are the model's [`HostPort`]).
 pub(crate) fn parse_origin_arg(s: &str) -> Result<HostPort, String> {
     HostPort::parse(s, 80)
+}
+
+/// A domain name argument in the form the API stores and matches: the A-label of a Unicode
+/// name (`bücher.example` -> `xn--bcher-kva.example`), through the model's one parser.
+fn parse_domain_arg(s: &str) -> Result<String, String> {
+    DomainName::parse(s)
+        .map(|n| n.as_str().to_owned())
+        .map_err(|e| e.message)
 }
 
 fn parse_cert_name(s: &str) -> Result<CertName, String> {
@@ -718,6 +732,13 @@ pub(super) mod tests {
                 expiring_within_days: Some(30)
             })
         ));
+        // Domain names are read as the API reads them: Unicode becomes the A-label.
+        let cli = parse(&["domain", "show", "B\u{fc}cher.example"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            Top::Domain(DomainCommand::Show { ref name }) if name == "xn--bcher-kva.example"
+        ));
+        assert!(parse(&["domain", "delete", "xn--a-ecp.example"]).is_err());
         // The API's bound, checked before any request is sent.
         assert!(parse(&["cert", "list", "--expiring-within-days", "3000000"]).is_err());
         assert!(parse(&["cert", "list", "--expiring-within-days", "3650"]).is_ok());
