@@ -10,9 +10,11 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The client protocols a proxied response travels over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +83,131 @@ impl Edge {
 
     async fn metric(&self, name: &str) -> u64 {
         self.node.metric_sum(name, "").await
+    }
+
+    /// Asserts the origin and client error counters, exactly.
+    async fn assert_errors(&self, origin: u64, client: u64, what: &str) {
+        assert_eq!(
+            self.metric("tlsedge_origin_errors_total").await,
+            origin,
+            "origin errors: {what}"
+        );
+        assert_eq!(
+            self.metric("tlsedge_origin_timeouts_total").await,
+            0,
+            "origin timeouts: {what}"
+        );
+        assert_eq!(
+            self.metric("tlsedge_client_errors_total").await,
+            client,
+            "client errors: {what}"
+        );
+    }
+
+    /// Sends `bytes` as they are over HTTP/1.1, plain or TLS (SNI the domain, ALPN
+    /// `http/1.1`), optionally ends the sending side, and returns the one response that came
+    /// back (empty when the edge closed without one).
+    async fn raw(&self, proto: Proto, bytes: &[u8], end_sending: bool) -> String {
+        match proto {
+            Proto::Plain => {
+                let tcp = tokio::net::TcpStream::connect(self.node.http)
+                    .await
+                    .unwrap();
+                exchange(tcp, bytes, end_sending).await
+            }
+            Proto::Tls1 => {
+                let tls = tls_connect(
+                    self.node.https,
+                    self.name,
+                    &self.ca.cert_pem,
+                    BOTH,
+                    &[b"http/1.1"],
+                )
+                .await
+                .unwrap();
+                exchange(tls, bytes, end_sending).await
+            }
+            Proto::Tls2 => unreachable!("raw HTTP/1.1 only"),
+        }
+    }
+
+    /// An HTTP/2 connection to the domain (ALPN `h2`).
+    async fn h2(&self) -> hyper::client::conn::http2::SendRequest<H2Body> {
+        let tls = tls_connect(
+            self.node.https,
+            self.name,
+            &self.ca.cert_pem,
+            BOTH,
+            &[b"h2"],
+        )
+        .await
+        .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (tx, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .unwrap();
+        tokio::spawn(conn);
+        tx
+    }
+}
+
+/// A request body the test feeds frame by frame; an `Err` resets the HTTP/2 stream.
+struct H2Body(tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>);
+
+impl hyper::body::Body for H2Body {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, std::io::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|c| c.map(|r| r.map(hyper::body::Frame::data)))
+    }
+}
+
+/// Writes `bytes`, optionally shuts the sending side, and reads one response: until the
+/// connection closes or the head and its `Content-Length` bytes of body have come (10 s at
+/// most).
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    mut io: S,
+    bytes: &[u8],
+    end_sending: bool,
+) -> String {
+    io.write_all(bytes).await.unwrap();
+    io.flush().await.unwrap();
+    if end_sending {
+        io.shutdown().await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .to_ascii_lowercase()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
+                .and_then(|v| v.parse::<usize>().ok());
+            if len.is_some_and(|l| body.len() >= l) {
+                return text;
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, io.read(&mut buf)).await {
+            Err(_) => panic!("no whole response within 10 s: {text:?}"),
+            Ok(Ok(0)) | Ok(Err(_)) => return text,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
     }
 }
 
@@ -216,4 +343,142 @@ async fn every_valid_origin_framing_arrives_whole() {
             "{what}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kind 3: blame the right party
+
+/// A request body the client malformed or cut short is a 400 (or a closed connection), counted
+/// as a client error; the origin error counter does not move.
+#[tokio::test]
+async fn a_broken_request_body_is_the_clients_fault() {
+    // The origin reads the whole body before it answers, as most do.
+    let origin = test_origin(|req: hyper::Request<hyper::body::Incoming>| async move {
+        use http_body_util::BodyExt;
+        match req.into_body().collect().await {
+            Ok(b) => hyper::Response::new(full(b.to_bytes())),
+            Err(_) => hyper::Response::new(full("broken")),
+        }
+    })
+    .await;
+    let edge = Edge::start("", "a.example", origin.addr).await;
+    let mut client_errors = 0;
+    for proto in [Proto::Plain, Proto::Tls1] {
+        // shared/cases/bad-chunk-size.req, byte for byte.
+        let got = edge.raw(proto, &case("bad-chunk-size.req"), false).await;
+        assert!(
+            got.starts_with("HTTP/1.1 400 "),
+            "bad chunk over {proto:?}: {got:?}"
+        );
+        client_errors += 1;
+        edge.assert_errors(0, client_errors, "bad chunk size").await;
+
+        // Fewer bytes than Content-Length, then the client stops sending.
+        let short = b"POST /echo HTTP/1.1\r\nHost: a.example\r\nContent-Length: 10\r\n\r\nhello";
+        let got = edge.raw(proto, short, true).await;
+        assert!(
+            got.is_empty() || got.starts_with("HTTP/1.1 400 "),
+            "short body over {proto:?}: {got:?}"
+        );
+        client_errors += 1;
+        edge.assert_errors(0, client_errors, "short body").await;
+    }
+
+    // HTTP/2: the client resets the stream in the middle of its body.
+    let mut h2 = edge.h2().await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let req = http::Request::post(edge.url(Proto::Tls2, "/echo"))
+        .header("content-length", "10")
+        .body(H2Body(rx))
+        .unwrap();
+    let sent = tokio::spawn(async move { h2.send_request(req).await.map(|r| r.status()) });
+    tx.send(Ok(bytes::Bytes::from_static(b"hello")))
+        .await
+        .unwrap();
+    // Reset once the request is on its way to the origin (a stream reset before the edge
+    // took it is no request at all).
+    let seen = origin.requests.load(std::sync::atomic::Ordering::SeqCst);
+    eventually(
+        Duration::from_secs(10),
+        "the request at the origin",
+        || async {
+            (origin.requests.load(std::sync::atomic::Ordering::SeqCst) > seen).then_some(())
+        },
+    )
+    .await;
+    tx.send(Err(std::io::Error::other("client gives up")))
+        .await
+        .unwrap();
+    let answer = tokio::time::timeout(Duration::from_secs(10), sent)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        answer.is_err(),
+        "the reset stream got an answer: {answer:?}"
+    );
+    client_errors += 1;
+    eventually(Duration::from_secs(10), "the reset counted", || async {
+        (edge.metric("tlsedge_client_errors_total").await == client_errors).then_some(())
+    })
+    .await;
+    edge.assert_errors(0, client_errors, "HTTP/2 reset").await;
+}
+
+/// A client that stops in the middle of its body, connection open, gets 408 when the origin's
+/// answer is due (the origin waits for the whole body), counted as a client error, not as an
+/// origin timeout.
+#[tokio::test]
+async fn a_stalled_request_body_is_a_408_not_an_origin_timeout() {
+    let origin = RawOrigin::start(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..]).await;
+    let edge = Edge::start(
+        "[timeouts]\norigin_response_secs = 0.5\n",
+        "a.example",
+        origin.addr,
+    )
+    .await;
+    let stalled = b"POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Length: 10\r\n\r\nhello";
+    let mut client_errors = 0;
+    for proto in [Proto::Plain, Proto::Tls1] {
+        let got = edge.raw(proto, stalled, false).await;
+        assert!(got.starts_with("HTTP/1.1 408 "), "{proto:?}: {got:?}");
+        client_errors += 1;
+        edge.assert_errors(0, client_errors, "stalled body").await;
+    }
+    let mut h2 = edge.h2().await;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let req = http::Request::post(edge.url(Proto::Tls2, "/up"))
+        .header("content-length", "10")
+        .body(H2Body(rx))
+        .unwrap();
+    tx.send(Ok(bytes::Bytes::from_static(b"hello")))
+        .await
+        .unwrap();
+    let resp = tokio::time::timeout(Duration::from_secs(10), h2.send_request(req))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(resp.status(), 408);
+    drop(tx);
+    edge.assert_errors(0, client_errors + 1, "stalled HTTP/2 body")
+        .await;
+    assert_eq!(origin.requests.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// The control: a whole body that the origin is slow to answer is still the origin's timeout.
+#[tokio::test]
+async fn a_whole_body_with_a_silent_origin_is_still_a_504() {
+    let held = HeldOrigin::start(bytes::Bytes::from_static(b"late")).await;
+    let edge = Edge::start(
+        "[timeouts]\norigin_response_secs = 0.5\n",
+        "a.example",
+        held.addr,
+    )
+    .await;
+    let whole = b"POST /up HTTP/1.1\r\nHost: a.example\r\nContent-Length: 5\r\n\r\nhello";
+    let got = edge.raw(Proto::Plain, whole, false).await;
+    assert!(got.starts_with("HTTP/1.1 504 "), "{got:?}");
+    assert_eq!(edge.metric("tlsedge_origin_timeouts_total").await, 1);
+    assert_eq!(edge.metric("tlsedge_client_errors_total").await, 0);
+    held.release();
 }

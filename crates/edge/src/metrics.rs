@@ -11,6 +11,8 @@ pub struct Metrics {
     pub(crate) handshakes_failed: AtomicU64,
     pub(crate) handshakes_rejected_sni: AtomicU64,
     pub(crate) origin_errors: AtomicU64,
+    /// Requests refused for their own body: malformed, cut short, or not sent in time.
+    pub(crate) client_errors: AtomicU64,
     pub(crate) origin_timeouts: AtomicU64,
     pub(crate) connections_open: AtomicU64,
 }
@@ -18,7 +20,7 @@ pub struct Metrics {
 impl Metrics {
     /// The counters as Prometheus text.
     pub fn render(&self, out: &mut String) {
-        let rows: [(&str, &str, &AtomicU64, &str); 9] = [
+        let rows: [(&str, &str, &AtomicU64, &str); 10] = [
             (
                 "tlsedge_requests_total",
                 "counter",
@@ -59,6 +61,12 @@ impl Metrics {
                 "tlsedge_origin_errors_total",
                 "counter",
                 &self.origin_errors,
+                "",
+            ),
+            (
+                "tlsedge_client_errors_total",
+                "counter",
+                &self.client_errors,
                 "",
             ),
             (

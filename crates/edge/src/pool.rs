@@ -6,13 +6,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
+
+use crate::body::RequestBody;
 
 /// What makes two origin connections interchangeable: the same address and port, and for TLS
 /// the same SNI and client config. Domains that share an origin share its connections (the Host
@@ -52,7 +53,7 @@ impl std::hash::Hash for ConfigId {
 }
 
 struct Idle {
-    tx: SendRequest<Incoming>,
+    tx: SendRequest<RequestBody>,
     since: Instant,
     /// How long it may stay idle: the domain's `origin_idle_secs`, or [`SURPLUS_LINGER`] for
     /// a connection above `origin_idle_per_host`.
@@ -110,7 +111,7 @@ const SURPLUS_FACTOR: usize = 4;
 pub(crate) const SURPLUS_LINGER: Duration = Duration::from_secs(1);
 
 /// A pooled connection to `key` that is still open and idle, newest first.
-pub(crate) fn checkout(key: &PoolKey, now: Instant) -> Option<SendRequest<Incoming>> {
+pub(crate) fn checkout(key: &PoolKey, now: Instant) -> Option<SendRequest<RequestBody>> {
     IDLE.with(|idle| {
         let mut idle = idle.borrow_mut();
         let list = idle.by_key.get_mut(key)?;
@@ -125,7 +126,7 @@ pub(crate) fn checkout(key: &PoolKey, now: Instant) -> Option<SendRequest<Incomi
 
 fn push(
     key: PoolKey,
-    tx: SendRequest<Incoming>,
+    tx: SendRequest<RequestBody>,
     max_idle: usize,
     idle_timeout: Duration,
     now: Instant,
@@ -193,7 +194,7 @@ fn start_reaper() {
 /// read to the end (and is closed with the body when the client goes away before that).
 pub(crate) struct Returning {
     pub(crate) key: PoolKey,
-    pub(crate) tx: SendRequest<Incoming>,
+    pub(crate) tx: SendRequest<RequestBody>,
     pub(crate) max_idle: usize,
     pub(crate) idle_timeout: Duration,
 }
@@ -240,7 +241,7 @@ pub(crate) enum ConnectError {
 pub(crate) async fn connect(
     key: &PoolKey,
     deadline: Duration,
-) -> Result<SendRequest<Incoming>, ConnectError> {
+) -> Result<SendRequest<RequestBody>, ConnectError> {
     let tls = key.tls.as_ref().map(|t| (&t.config.0, &*t.sni));
     tokio::time::timeout(deadline, connect_inner(&key.address, key.port, tls))
         .await
@@ -251,7 +252,7 @@ async fn connect_inner(
     address: &str,
     port: u16,
     tls: Option<(&Arc<ClientConfig>, &str)>,
-) -> Result<SendRequest<Incoming>, ConnectError> {
+) -> Result<SendRequest<RequestBody>, ConnectError> {
     let host = address.trim_start_matches('[').trim_end_matches(']');
     let tcp = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => TcpStream::connect((ip, port)).await?,
@@ -379,9 +380,9 @@ mod tests {
 
     /// A ready client connection over an in-memory pipe (the far end is returned to keep it
     /// open).
-    async fn sender() -> (SendRequest<Incoming>, tokio::io::DuplexStream) {
+    async fn sender() -> (SendRequest<RequestBody>, tokio::io::DuplexStream) {
         let (near, far) = tokio::io::duplex(4096);
-        let (mut tx, conn) = http1::handshake::<_, Incoming>(TokioIo::new(near))
+        let (mut tx, conn) = http1::handshake::<_, RequestBody>(TokioIo::new(near))
             .await
             .unwrap();
         tokio::spawn(conn);

@@ -14,7 +14,7 @@ use hyper::client::conn::http1::SendRequest;
 use rand::Rng;
 use tlsedge_model::{OriginProtocol, Priority};
 
-use crate::body::EdgeBody;
+use crate::body::{BodyState, BodyWatch, EdgeBody, RequestBody};
 use crate::conn::ConnInfo;
 use crate::pool::{self, ConnectError, PoolKey, Returning};
 use crate::respond::Refusal;
@@ -72,7 +72,7 @@ enum Attempt {
     /// The origin sent a response head.
     Answered(Response<Incoming>),
     /// The request never left: try it elsewhere.
-    Unsent(Request<Incoming>),
+    Unsent(Request<RequestBody>),
     /// The connection failed after the request had left.
     Failed(hyper::Error),
     /// No response head within `origin_response_timeout`.
@@ -80,8 +80,8 @@ enum Attempt {
 }
 
 async fn send(
-    tx: &mut SendRequest<Incoming>,
-    req: Request<Incoming>,
+    tx: &mut SendRequest<RequestBody>,
+    req: Request<RequestBody>,
     timeout: Duration,
 ) -> Attempt {
     match tokio::time::timeout(timeout, tx.try_send_request(req)).await {
@@ -99,7 +99,10 @@ async fn send(
 ///
 /// Refuses with [`Refusal::OriginUnreachable`] (502) when no origin can be connected to,
 /// [`Refusal::OriginFailed`] (502) when one fails once the request has left, and
-/// [`Refusal::OriginTimeout`] (504) when one does not connect or answer in time.
+/// [`Refusal::OriginTimeout`] (504) when one does not connect or answer in time. A request
+/// body that the client malformed or cut short is [`Refusal::BadRequestBody`] (400), one it had
+/// not sent whole when the origin's answer was due [`Refusal::RequestBodyTimeout`] (408): both
+/// the client's faults, counted in `tlsedge_client_errors_total`, never as origin errors.
 pub(crate) async fn forward(
     conn: &ConnInfo,
     domain: &DomainRuntime,
@@ -107,7 +110,7 @@ pub(crate) async fn forward(
     req: Request<Incoming>,
 ) -> Result<Response<EdgeBody>, Refusal> {
     let cfg = &domain.config;
-    let settings = conn.edge.settings();
+
     let scheme = conn.transport().scheme();
     let use_tls = match cfg.origin_protocol {
         OriginProtocol::Http => false,
@@ -116,6 +119,7 @@ pub(crate) async fn forward(
     };
     let via = conn.edge.via(req.version());
     let (mut parts, body) = req.into_parts();
+    let (body, watch) = RequestBody::new(body, &conn.edge);
     let with = Forwarding {
         origin_host: domain.origin_host.as_ref(),
         client_ip: &conn.client_ip,
@@ -123,8 +127,23 @@ pub(crate) async fn forward(
         via,
     };
     rewrite::request(&mut parts, authority, &with);
-    let mut req = Request::from_parts(parts, body);
+    let req = Request::from_parts(parts, body);
+    let outcome = try_origins(conn, domain, use_tls, req, via, &watch).await;
+    watch.settled();
+    outcome
+}
 
+/// The origin loop of [`forward`]: each origin in [`origin_order`] until one answers.
+async fn try_origins(
+    conn: &ConnInfo,
+    domain: &DomainRuntime,
+    use_tls: bool,
+    mut req: Request<RequestBody>,
+    via: &HeaderValue,
+    watch: &BodyWatch,
+) -> Result<Response<EdgeBody>, Refusal> {
+    let cfg = &domain.config;
+    let settings = conn.edge.settings();
     let mut saw_timeout = false;
     for idx in origin_order(domain) {
         let Some(origin) = cfg.origins.get(idx) else {
@@ -141,7 +160,7 @@ pub(crate) async fn forward(
         };
         // Reuse an idle connection; one that turns out dead hands the request back untouched.
         while let Some(tx) = pool::checkout(&key, Instant::now()) {
-            match exchange(conn, domain, &key, tx, req, via).await {
+            match exchange(conn, domain, &key, tx, req, via, watch).await {
                 ControlFlow::Break(outcome) => return outcome,
                 ControlFlow::Continue(r) => req = r,
             }
@@ -162,7 +181,7 @@ pub(crate) async fn forward(
         if let Some(d) = domain.down_until.get(idx) {
             d.store(0, Relaxed);
         }
-        match exchange(conn, domain, &key, tx, req, via).await {
+        match exchange(conn, domain, &key, tx, req, via, watch).await {
             ControlFlow::Break(outcome) => return outcome,
             ControlFlow::Continue(r) => req = r,
         }
@@ -183,10 +202,11 @@ async fn exchange(
     conn: &ConnInfo,
     domain: &DomainRuntime,
     key: &PoolKey,
-    mut tx: SendRequest<Incoming>,
-    req: Request<Incoming>,
+    mut tx: SendRequest<RequestBody>,
+    req: Request<RequestBody>,
     via: &HeaderValue,
-) -> ControlFlow<Result<Response<EdgeBody>, Refusal>, Request<Incoming>> {
+    watch: &BodyWatch,
+) -> ControlFlow<Result<Response<EdgeBody>, Refusal>, Request<RequestBody>> {
     let outcome = match send(&mut tx, req, conn.edge.settings().origin_response_timeout).await {
         Attempt::Answered(resp) => {
             let back = Returning {
@@ -207,11 +227,21 @@ async fn exchange(
             }
         }
         Attempt::Unsent(r) => return ControlFlow::Continue(r),
+        // The client's body failing fails the send too: then the client is to blame (the body
+        // counted the client error where it broke).
+        Attempt::Failed(_) if watch.state() == BodyState::Broken => Err(Refusal::BadRequestBody),
         Attempt::Failed(e) => {
             conn.edge.metrics().origin_errors.fetch_add(1, Relaxed);
             tracing::info!(error = %e, "origin request failed");
             Err(Refusal::OriginFailed)
         }
+        // An origin may wait for the whole body before it answers: while the client has not
+        // sent it, the wait is the client's.
+        Attempt::TimedOut if watch.stalled() => {
+            conn.edge.metrics().client_errors.fetch_add(1, Relaxed);
+            Err(Refusal::RequestBodyTimeout)
+        }
+        Attempt::TimedOut if watch.state() == BodyState::Broken => Err(Refusal::BadRequestBody),
         Attempt::TimedOut => Err(origin_timeout(conn)),
     };
     ControlFlow::Break(outcome)

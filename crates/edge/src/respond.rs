@@ -39,6 +39,12 @@ pub(crate) enum Refusal {
     HttpsRequired,
     /// A redirect whose target (host, path and query) is no valid `Location` value (400).
     InvalidTarget,
+    /// The client's request body was malformed (a bad chunk) or cut short (fewer bytes than
+    /// its `Content-Length`, a reset stream): the client's fault, not the origin's (400).
+    BadRequestBody,
+    /// The client had not sent its whole request body when the origin's answer was due
+    /// (`origin_response_timeout`): an origin may wait for the body before it answers (408).
+    RequestBodyTimeout,
     /// No origin of the domain could be connected to (502).
     OriginUnreachable,
     /// An origin failed after the request had been sent to it (502).
@@ -52,9 +58,11 @@ impl Refusal {
     pub(crate) fn status(self) -> StatusCode {
         match self {
             Self::ConnectMethod => StatusCode::METHOD_NOT_ALLOWED,
-            Self::InvalidHost | Self::AmbiguousHost | Self::InvalidTarget => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::InvalidHost
+            | Self::AmbiguousHost
+            | Self::InvalidTarget
+            | Self::BadRequestBody => StatusCode::BAD_REQUEST,
+            Self::RequestBodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnknownHost => StatusCode::NOT_FOUND,
             Self::HttpsNotEnabled | Self::OtherConnection | Self::Http2NotEnabled => {
                 StatusCode::MISDIRECTED_REQUEST
@@ -77,6 +85,8 @@ impl Refusal {
             Self::Http2NotEnabled => "HTTP/2 is not enabled for this host\n",
             Self::HttpsRequired => "HTTPS is required for this host\n",
             Self::InvalidTarget => "invalid request target\n",
+            Self::BadRequestBody => "malformed or incomplete request body\n",
+            Self::RequestBodyTimeout => "the request body did not arrive in time\n",
             Self::OriginUnreachable => "no origin could be reached\n",
             Self::OriginFailed => "the origin failed to answer\n",
             Self::OriginTimeout => "the origin did not answer in time\n",
@@ -244,6 +254,8 @@ mod tests {
             (Refusal::Http2NotEnabled, 421),
             (Refusal::HttpsRequired, 403),
             (Refusal::InvalidTarget, 400),
+            (Refusal::BadRequestBody, 400),
+            (Refusal::RequestBodyTimeout, 408),
             (Refusal::OriginUnreachable, 502),
             (Refusal::OriginFailed, 502),
             (Refusal::OriginTimeout, 504),
