@@ -49,7 +49,7 @@ fn a_refused_config_file_stops_serve_naming_the_file_and_the_key() {
         ("[store]\nbackend = \"mysql\"\n", "store.backend"),
         (
             "[limits]\nmax_header_bytes = 10\n",
-            "limits.max_header_bytes",
+            "limits.max_request_header_bytes",
         ),
         ("[node]\nname = \"\"\n", "node.name"),
     ] {

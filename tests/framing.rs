@@ -482,3 +482,95 @@ async fn a_whole_body_with_a_silent_origin_is_still_a_504() {
     assert_eq!(edge.metric("tlsedge_client_errors_total").await, 0);
     held.release();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Kind 5: limits by size only
+
+/// An origin's 150 `Set-Cookie` lines (2.6 KiB) all reach the client, over every protocol.
+#[tokio::test]
+async fn an_origin_head_with_many_fields_is_forwarded_whole() {
+    // shared/cases/origin-150-set-cookie.resp
+    let origin = RawOrigin::start(case("origin-150-set-cookie.resp")).await;
+    let edge = Edge::start("", "a.example", origin.addr).await;
+    // Read by hand over HTTP/1.1: hyper's client (reqwest) has a 100-field cap of its own.
+    let get = b"GET / HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n";
+    for proto in [Proto::Plain, Proto::Tls1] {
+        let got = edge.raw(proto, get, false).await;
+        assert!(got.starts_with("HTTP/1.1 200 "), "{proto:?}: {got:?}");
+        let cookies: Vec<&str> = got
+            .lines()
+            .filter_map(|l| l.strip_prefix("set-cookie: "))
+            .collect();
+        assert_eq!(cookies.len(), 150, "{proto:?}");
+        assert_eq!(cookies[149], "c149=v149; Path=/", "{proto:?}");
+    }
+    let (status, headers, _) = edge.get(Proto::Tls2, "/").await.unwrap();
+    assert_eq!(status, 200);
+    let cookies: Vec<_> = headers.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies.len(), 150);
+    assert_eq!(cookies[149], "c149=v149; Path=/");
+    edge.assert_errors(0, 0, "150 Set-Cookie").await;
+}
+
+/// A request with 150 short header fields is served, over every protocol, and reaches the
+/// origin with all of them.
+#[tokio::test]
+async fn a_request_with_many_fields_is_served() {
+    let origin = RawOrigin::start(&b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"[..]).await;
+    let edge = Edge::start("", "a.example", origin.addr).await;
+    for proto in PROTOS {
+        let mut req = edge.client(proto).get(edge.url(proto, "/many"));
+        for i in 0..150 {
+            req = req.header(format!("x-f{i}"), "v");
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{proto:?}");
+        let head = origin.heads.lock().unwrap().pop().unwrap();
+        assert_eq!(
+            (0..150)
+                .filter(|i| head.contains(&format!("\r\nx-f{i}: v\r\n")))
+                .count(),
+            150,
+            "{proto:?}"
+        );
+    }
+}
+
+/// The response head limit is by size and configurable: a head under
+/// `max_response_header_bytes` passes, one over it is a 502 counted as an origin error.
+#[tokio::test]
+async fn the_response_head_limit_is_by_size_and_configurable() {
+    let head = |pad: usize| {
+        format!(
+            "HTTP/1.1 200 OK\r\nx-pad: {}\r\nContent-Length: 2\r\n\r\nok",
+            "a".repeat(pad)
+        )
+    };
+    let under = RawOrigin::start(head(12 * 1024)).await;
+    let over = RawOrigin::start(head(20 * 1024)).await;
+    let extra = "[limits]\nmax_response_header_bytes = 16384\n";
+    let edge = Edge::start(extra, "a.example", under.addr).await;
+    for proto in PROTOS {
+        let (status, headers, _) = edge.get(proto, "/").await.unwrap();
+        assert_eq!(status, 200, "{proto:?}");
+        assert_eq!(headers["x-pad"].len(), 12 * 1024, "{proto:?}");
+    }
+    let edge = Edge::start(extra, "a.example", over.addr).await;
+    for (i, proto) in PROTOS.into_iter().enumerate() {
+        let (status, _, _) = edge.get(proto, "/").await.unwrap();
+        assert_eq!(status, 502, "{proto:?}");
+        assert_eq!(
+            edge.metric("tlsedge_origin_errors_total").await,
+            i as u64 + 1,
+            "{proto:?}"
+        );
+    }
+    // By default a single 100 KiB field passes (over HTTP/1.1: the HTTP/2 client's own header
+    // list limit is 16 KiB).
+    let big = RawOrigin::start(head(100 * 1024)).await;
+    let edge = Edge::start("", "a.example", big.addr).await;
+    for proto in [Proto::Plain, Proto::Tls1] {
+        let (status, _, _) = edge.get(proto, "/").await.unwrap();
+        assert_eq!(status, 200, "{proto:?}");
+    }
+}

@@ -453,10 +453,12 @@ pub fn dead_port() -> u16 {
 
 /// A plain-HTTP origin that answers every request with `response`, bytes as they are (any
 /// framing, right or wrong), after reading the request head (and `Content-Length` bytes of
-/// body), then closes the connection. Counts the requests it answered.
+/// body), then closes the connection. Counts the requests it answered and keeps their heads.
 pub struct RawOrigin {
     pub addr: SocketAddr,
     pub requests: Arc<AtomicUsize>,
+    /// The request heads it read, as text.
+    pub heads: Arc<Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -474,12 +476,14 @@ impl RawOrigin {
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(AtomicUsize::new(0));
         let count = requests.clone();
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = heads.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut tcp, _)) = listener.accept().await else {
                     continue;
                 };
-                let (response, count) = (response.clone(), count.clone());
+                let (response, count, log) = (response.clone(), count.clone(), log.clone());
                 tokio::spawn(async move {
                     let mut got = Vec::new();
                     let mut buf = [0u8; 4096];
@@ -504,6 +508,9 @@ impl RawOrigin {
                             Ok(n) => got.extend_from_slice(&buf[..n]),
                         }
                     }
+                    log.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&got[..head_end]).into_owned());
                     count.fetch_add(1, SeqCst);
                     let _ = tcp.write_all(&response).await;
                     let _ = tcp.shutdown().await;
@@ -513,6 +520,7 @@ impl RawOrigin {
         RawOrigin {
             addr,
             requests,
+            heads,
             task,
         }
     }

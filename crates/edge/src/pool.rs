@@ -14,6 +14,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 
 use crate::body::RequestBody;
+use crate::settings::EdgeSettings;
+
+/// hyper's default read buffer limit for origin connections, kept as the floor.
+const MIN_READ_BUF: usize = 8192 + 4096 * 100;
 
 /// What makes two origin connections interchangeable: the same address and port, and for TLS
 /// the same SNI and client config. Domains that share an origin share its connections (the Host
@@ -238,20 +242,28 @@ pub(crate) enum ConnectError {
 
 /// Opens a new HTTP/1.1 connection to `address:port`, over TLS when `tls` is given, and spawns
 /// its driver. The whole connect (resolve, TCP, TLS) shares one deadline.
+///
+/// A response head over `max_head` bytes is refused ("message head is too large"); the number
+/// of its fields is capped only at [`EdgeSettings::header_field_cap`].
 pub(crate) async fn connect(
     key: &PoolKey,
     deadline: Duration,
+    max_head: usize,
 ) -> Result<SendRequest<RequestBody>, ConnectError> {
     let tls = key.tls.as_ref().map(|t| (&t.config.0, &*t.sni));
-    tokio::time::timeout(deadline, connect_inner(&key.address, key.port, tls))
-        .await
-        .map_err(|_| ConnectError::Timeout)?
+    tokio::time::timeout(
+        deadline,
+        connect_inner(&key.address, key.port, tls, max_head),
+    )
+    .await
+    .map_err(|_| ConnectError::Timeout)?
 }
 
 async fn connect_inner(
     address: &str,
     port: u16,
     tls: Option<(&Arc<ClientConfig>, &str)>,
+    max_head: usize,
 ) -> Result<SendRequest<RequestBody>, ConnectError> {
     let host = address.trim_start_matches('[').trim_end_matches(']');
     let tcp = match host.parse::<std::net::IpAddr>() {
@@ -291,7 +303,13 @@ async fn connect_inner(
             OriginStream::Tls(Box::new(stream))
         }
     };
-    let (tx, conn) = http1::Builder::new().handshake(TokioIo::new(io)).await?;
+    let (tx, conn) = http1::Builder::new()
+        .max_header_size(max_head)
+        .max_headers(EdgeSettings::header_field_cap(max_head))
+        // hyper's read buffer (about 400 KB by default) must hold the largest head allowed.
+        .max_buf_size(max_head.saturating_add(8192).max(MIN_READ_BUF))
+        .handshake(TokioIo::new(io))
+        .await?;
     tokio::spawn(async move {
         if let Err(e) = conn.await {
             tracing::debug!(error = %e, "origin connection ended");

@@ -165,7 +165,13 @@ async fn try_origins(
                 ControlFlow::Continue(r) => req = r,
             }
         }
-        let tx = match pool::connect(&key, settings.origin_connect_timeout).await {
+        let tx = match pool::connect(
+            &key,
+            settings.origin_connect_timeout,
+            settings.max_response_header_bytes,
+        )
+        .await
+        {
             Ok(tx) => tx,
             Err(e) => {
                 if matches!(e, ConnectError::Timeout) {

@@ -16,6 +16,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use crate::conn::ConnInfo;
 use crate::edge::Edge;
 use crate::handler::handle;
+use crate::settings::EdgeSettings;
 use crate::snapshot::{DomainRuntime, HostBuf};
 use crate::tls::HelloRefusal;
 
@@ -160,6 +161,7 @@ where
         b.timer(TokioTimer::new())
             .header_read_timeout(s.client_header_timeout)
             .max_header_size(s.max_header_bytes)
+            .max_headers(EdgeSettings::header_field_cap(s.max_header_bytes))
             .max_buf_size(s.max_header_bytes.max(8192) + 8192);
         let conn = watcher.watch(b.serve_connection(TokioIo::new(io), svc));
         Box::pin(async move { done(conn.await) })

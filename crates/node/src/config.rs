@@ -127,8 +127,11 @@ impl Config {
         if self.limits.max_connections == 0 {
             return Err(("limits.max_connections", "must be > 0"));
         }
-        if self.limits.max_header_bytes < 8192 {
-            return Err(("limits.max_header_bytes", "must be at least 8192"));
+        if self.limits.max_request_header_bytes < 8192 {
+            return Err(("limits.max_request_header_bytes", "must be at least 8192"));
+        }
+        if self.limits.max_response_header_bytes < 8192 {
+            return Err(("limits.max_response_header_bytes", "must be at least 8192"));
         }
         Ok(())
     }
@@ -342,8 +345,14 @@ pub struct LimitsConfig {
     /// Open client connections per listener, all threads together (> 0); more wait in the
     /// accept queue.
     pub max_connections: usize,
-    /// Largest request head (request line and headers), in bytes (at least 8192).
-    pub max_header_bytes: usize,
+    /// Largest request head (request line and fields; on HTTP/2 the header list), in bytes
+    /// (at least 8192); over it, 431. `max_header_bytes` is the old name, still read.
+    #[serde(alias = "max_header_bytes")]
+    pub max_request_header_bytes: usize,
+    /// Largest origin response head (status line and fields), in bytes (at least 8192); over
+    /// it, 502. Heads are limited by size only: the number of fields is not capped below
+    /// 1,000 (see `EdgeSettings::header_field_cap`).
+    pub max_response_header_bytes: usize,
     /// Concurrent HTTP/2 streams per client connection.
     pub max_concurrent_streams: u32,
     /// Idle keep-alive connections kept per origin (per data-plane thread).
@@ -354,7 +363,8 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             max_connections: 50_000,
-            max_header_bytes: 64 * 1024,
+            max_request_header_bytes: 64 * 1024,
+            max_response_header_bytes: 256 * 1024,
             max_concurrent_streams: 128,
             origin_idle_per_host: 64,
         }
@@ -451,7 +461,8 @@ mod tests {
         assert!(cfg.tls.session_resumption);
         assert_eq!(cfg.runtime.worker_threads, 0);
         assert_eq!(cfg.limits.max_connections, 50_000);
-        assert_eq!(cfg.limits.max_header_bytes, 65_536);
+        assert_eq!(cfg.limits.max_request_header_bytes, 65_536);
+        assert_eq!(cfg.limits.max_response_header_bytes, 262_144);
         assert_eq!(cfg.limits.max_concurrent_streams, 128);
         assert_eq!(cfg.limits.origin_idle_per_host, 64);
         let t = &cfg.timeouts;
@@ -501,7 +512,8 @@ worker_threads = 3
 
 [limits]
 max_connections = 5
-max_header_bytes = 8192
+max_request_header_bytes = 8192
+max_response_header_bytes = 16384
 max_concurrent_streams = 7
 origin_idle_per_host = 2
 
@@ -527,7 +539,8 @@ shutdown_grace_secs = 6
         assert_eq!(cfg.node.name, "edge-7");
         assert!(!cfg.tls.session_resumption);
         assert_eq!(cfg.runtime.worker_threads, 3);
-        assert_eq!(cfg.limits.max_header_bytes, 8192);
+        assert_eq!(cfg.limits.max_request_header_bytes, 8192);
+        assert_eq!(cfg.limits.max_response_header_bytes, 16384);
         assert_eq!(cfg.timeouts.handshake, Duration::from_millis(250));
         assert_eq!(cfg.timeouts.origin_connect, Duration::from_millis(2500));
         assert_eq!(cfg.timeouts.origin_response, Duration::ZERO);
@@ -579,7 +592,11 @@ shutdown_grace_secs = 6
             ("[runtime]\nworker_threads = -1\n", "runtime.worker_threads"),
             (
                 "[limits]\nmax_header_bytes = 100\n",
-                "limits.max_header_bytes",
+                "limits.max_request_header_bytes",
+            ),
+            (
+                "[limits]\nmax_response_header_bytes = 100\n",
+                "limits.max_response_header_bytes",
             ),
             ("[limits]\nmax_connections = 0\n", "limits.max_connections"),
             ("[admin]\nmax_body_bytes = -5\n", "admin.max_body_bytes"),
