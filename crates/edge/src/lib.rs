@@ -51,3 +51,11 @@ pub use server::{serve_http, serve_https, Shutdown};
 pub use settings::EdgeSettings;
 pub use snapshot::{DomainInput, DomainRuntime, Snapshot};
 pub use tls::TlsSettings;
+
+/// The request's one authority as the edge decides it (see `authority.rs`): `None` when the
+/// request has none or an ambiguous one (the edge answers 400). Only for the fuzz targets in
+/// `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub fn fuzz_authority_of<B>(req: &http::Request<B>) -> Option<http::HeaderValue> {
+    authority::of(req).ok()
+}
