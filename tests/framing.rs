@@ -574,3 +574,59 @@ async fn the_response_head_limit_is_by_size_and_configurable() {
         assert_eq!(status, 200, "{proto:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Kind 4: Expect: 100-continue
+
+/// A client that sends its body only after a 100 (curl with `Expect: 100-continue` and a 30 s
+/// wait for it) gets the 100 at once and its answer in well under the wait, over HTTP/1.1
+/// plain and TLS and over HTTP/2 (no 100 over HTTP/2 made it wait for the origin timeout).
+#[tokio::test]
+async fn expect_100_continue_gets_its_100_at_once() {
+    require_tool("curl", &["--version"], "curl");
+    let origin = test_origin(|req: hyper::Request<hyper::body::Incoming>| async move {
+        use http_body_util::BodyExt;
+        let body = req.into_body().collect().await.unwrap().to_bytes();
+        hyper::Response::new(full(body))
+    })
+    .await;
+    let edge = Edge::start("", "a.example", origin.addr).await;
+    let ca_file = edge.node.dir.join("framing-ca.pem");
+    std::fs::write(&ca_file, &edge.ca.cert_pem).unwrap();
+    for (proto, flag, version) in [
+        (Proto::Plain, "--http1.1", "1.1"),
+        (Proto::Tls1, "--http1.1", "1.1"),
+        (Proto::Tls2, "--http2", "2"),
+    ] {
+        let port = match proto {
+            Proto::Plain => edge.node.http.port(),
+            Proto::Tls1 | Proto::Tls2 => edge.node.https.port(),
+        };
+        let resolve = format!("a.example:{port}:127.0.0.1");
+        let start = Instant::now();
+        let out = tokio::process::Command::new("curl")
+            .args(["-sS", "-v", flag, "--expect100-timeout", "30"])
+            .args(["-H", "Expect: 100-continue", "--data-binary", "hello"])
+            .args(["-w", "\n%{http_version} %{http_code}"])
+            .args(["--resolve", &resolve, "--cacert"])
+            .arg(&ca_file)
+            .arg(edge.url(proto, "/up"))
+            .output()
+            .await
+            .unwrap();
+        let took = start.elapsed();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{proto:?}: {stderr}");
+        assert_eq!(
+            stdout,
+            format!("hello\n{version} 200"),
+            "{proto:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("< HTTP/{version} 100")),
+            "{proto:?}: no 100 seen:\n{stderr}"
+        );
+        assert!(took < Duration::from_secs(10), "{proto:?} took {took:?}");
+    }
+}

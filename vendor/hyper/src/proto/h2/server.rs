@@ -273,6 +273,20 @@ where
                         ping.record_non_data();
 
                         let is_connect = req.method() == Method::CONNECT;
+                        // tlsedge patch (vendor/hyper-h2-100-continue.patch): a request that
+                        // expects 100-continue gets its 100 at once (RFC 9110 10.1.1), as an
+                        // HTTP/1.1 one gets it when its body is first read; without it a
+                        // client that waits for the 100 before its body never sends it.
+                        if !is_connect
+                            && !req.body().is_end_stream()
+                            && req.headers().get(http::header::EXPECT).map_or(false, |v| {
+                                v.as_bytes().eq_ignore_ascii_case(b"100-continue")
+                            })
+                        {
+                            let mut cont = http::Response::new(());
+                            *cont.status_mut() = http::StatusCode::CONTINUE;
+                            let _ = respond.send_informational(cont);
+                        }
                         let (mut parts, stream) = req.into_parts();
                         let (mut req, connect_parts) = if !is_connect {
                             (
