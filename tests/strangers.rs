@@ -12,7 +12,6 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
-use rustls::AlertDescription;
 use serde_json::{json, Value};
 
 /// Uploads `leaf` as `cert`, creates `domain` towards `origin` and enables HTTPS on it with
@@ -28,41 +27,6 @@ async fn https_domain(
     api.upload_cert(cert, leaf).await;
     api.add_domain(domain, origin).await;
     api.enable_https(domain, cert, extra).await;
-}
-
-/// The alert a rustls client got from the server, or a panic naming what happened instead.
-#[track_caller]
-fn alert_of(
-    r: Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, std::io::Error>,
-) -> AlertDescription {
-    match r {
-        Ok(_) => panic!("the handshake succeeded"),
-        Err(e) => match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-            Some(rustls::Error::AlertReceived(a)) => *a,
-            _ => panic!("the handshake failed without an alert from the server: {e}"),
-        },
-    }
-}
-
-/// A rustls handshake to `addr` with SNI `sni` (`None`: none is sent), trusting `ca_pem`.
-async fn rustls_handshake(
-    addr: SocketAddr,
-    sni: Option<&str>,
-    ca_pem: &str,
-) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, std::io::Error> {
-    let mut cfg = test_client_config(ca_pem, BOTH, &[]);
-    let name = match sni {
-        Some(s) => rustls_pki_types::ServerName::try_from(s.to_owned()).unwrap(),
-        None => {
-            cfg.enable_sni = false;
-            rustls_pki_types::ServerName::IpAddress(addr.ip().into())
-        }
-    };
-    let tcp = tokio::net::TcpStream::connect(addr).await?;
-    let connect = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg)).connect(name, tcp);
-    tokio::time::timeout(std::time::Duration::from_secs(10), connect)
-        .await
-        .map_err(|_| std::io::Error::other("handshake timed out"))?
 }
 
 /// Runs `openssl s_client` off the async workers.
@@ -88,53 +52,6 @@ async fn assert_openssl_alert(addr: SocketAddr, args: &[&str], code: u8) {
 
 // ---------------------------------------------------------------------------------------------
 // Item 8: the alert of a handshake the edge cannot serve
-
-#[tokio::test]
-async fn no_sni_unknown_sni_and_https_off_end_with_unrecognized_name() {
-    let node = Node::start("");
-    let api = node.api();
-    let origin = Origin::http(echo("alert")).await;
-    let ca = TestCa::new("alert CA");
-    https_domain(
-        &api,
-        "ok.alert.test",
-        "ok",
-        &ca.leaf(&["ok.alert.test"]),
-        origin.addr,
-        json!({}),
-    )
-    .await;
-    // HTTPS off, though an uploaded certificate covers it.
-    api.upload_cert("off", &ca.leaf(&["off.alert.test"])).await;
-    api.add_domain("off.alert.test", origin.addr).await;
-    api.wait_applied().await;
-
-    // The control: the same client does handshake when the name is served.
-    rustls_handshake(node.https, Some("ok.alert.test"), &ca.cert_pem)
-        .await
-        .unwrap();
-    for (what, sni) in [
-        ("no SNI", None),
-        ("unknown SNI", Some("unknown.example")),
-        ("HTTPS off", Some("off.alert.test")),
-    ] {
-        let alert = alert_of(rustls_handshake(node.https, sni, &ca.cert_pem).await);
-        assert_eq!(alert, AlertDescription::UnrecognisedName, "{what}");
-    }
-
-    require_openssl();
-    let (ok, out) = s_client(node.https, &["-servername", "ok.alert.test", "-brief"]).await;
-    assert!(ok, "control: openssl failed with a served name:\n{out}");
-    for args in [
-        &["-noservername"][..],
-        &["-servername", "unknown.example"][..],
-        &["-servername", "off.alert.test"][..],
-        // TLS 1.2 ClientHellos get the same alert.
-        &["-tls1_2", "-servername", "unknown.example"][..],
-    ] {
-        assert_openssl_alert(node.https, args, 112).await;
-    }
-}
 
 #[tokio::test]
 async fn a_tls12_fallback_where_tls13_is_served_ends_with_inappropriate_fallback() {

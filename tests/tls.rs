@@ -306,6 +306,11 @@ async fn no_sni_unknown_sni_and_https_off_are_refused_with_an_alert() {
         ("-noservername", &["-noservername"][..]),
         ("unknown SNI", &["-servername", "unknown.test"][..]),
         ("HTTPS off", &["-servername", "plain.test"][..]),
+        // TLS 1.2 ClientHellos get the same alert.
+        (
+            "TLS 1.2, unknown SNI",
+            &["-tls1_2", "-servername", "unknown.test"][..],
+        ),
     ] {
         let (ran, out) = s_client(node.https, args).await;
         assert!(!ran, "openssl s_client {what} succeeded:\n{out}");
