@@ -21,25 +21,7 @@ use time::OffsetDateTime;
 /// key material, which must never be printed).
 fn show(v: &Value) -> String {
     let text = v.to_string();
-    show_text(&text)
-}
-
-fn show_text(text: &str) -> String {
-    let mut run = 0usize;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() || c == '+' || c == '/' {
-            run += 1;
-            if run >= 40 {
-                return format!(
-                    "<{} bytes withheld: they hold a long base64 run>",
-                    text.len()
-                );
-            }
-        } else {
-            run = 0;
-        }
-    }
-    text.to_owned()
+    tlsedge_testkit::withhold_key_material(&text)
 }
 
 /// One request without the token (`/healthz`, `/metrics`).
@@ -497,24 +479,7 @@ async fn node_reports_and_data_plane_metrics() {
         .unwrap_or("");
     assert!(ct.starts_with("text/plain"), "content-type {ct:?}");
     // Every sample line, the data plane's included, is `name[{labels}] value`.
-    let mut samples = 0;
-    for line in text
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let (name, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("bad metrics line {line:?}"));
-        assert!(
-            value.parse::<f64>().is_ok(),
-            "bad value in metrics line {line:?}"
-        );
-        assert!(
-            name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_'),
-            "bad name in metrics line {line:?}"
-        );
-        samples += 1;
-    }
+    let samples = tlsedge_testkit::prometheus_samples(&text);
     assert!(
         samples > 3,
         "the data plane's counters are missing:\n{text}"

@@ -10,12 +10,17 @@
 //!   fallible API ([`CaError`]) instead of panics;
 //! - the bench tool (`bench/tool.rs gencerts`).
 //!
+//! Beside it, two checks both kinds of tests share ([`withhold_key_material`],
+//! [`prometheus_samples`]).
+//!
 //! Defaults, chosen to look like a real public-CA chain: CA keys are ECDSA P-256; a root is
 //! unconstrained, an intermediate may issue leaves only (path length 0); a leaf carries its names
 //! as DNS SANs (the first one also as its common name) and is valid from one day ago to 90 days ahead.
 //! rcgen is built with aws-lc-rs only (no ring), as the rest of the workspace.
 
 mod ca;
+mod check;
 
 pub use ca::{self_signed, Alg, CaError, Leaf, TestCa, LEAF_DAYS};
+pub use check::{prometheus_samples, withhold_key_material};
 pub use rcgen;

@@ -315,25 +315,7 @@ pub(crate) fn upload_body(name: &str, cert_pem: &str, key_pem: &str) -> Value {
 /// A JSON value for an assertion message, withheld when it holds a long base64 run (it could be
 /// key material, which must never be printed).
 pub(crate) fn show(v: &Value) -> String {
-    show_text(&v.to_string())
-}
-
-pub(crate) fn show_text(text: &str) -> String {
-    let mut run = 0usize;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() || c == '+' || c == '/' {
-            run += 1;
-            if run >= 40 {
-                return format!(
-                    "<{} bytes withheld: they hold a long base64 run>",
-                    text.len()
-                );
-            }
-        } else {
-            run = 0;
-        }
-    }
-    text.to_owned()
+    tlsedge_testkit::withhold_key_material(&v.to_string())
 }
 
 /// Asserts the contract's error answer: `status`, and a body that is exactly
